@@ -1,0 +1,24 @@
+"""yolokd: attention-enhanced channel-wise knowledge distillation for Ultralytics YOLO.
+
+``import yolokd`` makes Ultralytics run offline (YOLO_OFFLINE=1, YOLO_AUTOINSTALL=0, a
+writable YOLO_CONFIG_DIR) unless those variables are already set. The Ultralytics-facing
+names (``distill``, ``DistillationTrainer``) are imported lazily, so the pure-torch parts
+(``yolokd.losses``, ``yolokd.attention``, ``yolokd.distiller``) load without Ultralytics.
+"""
+
+from __future__ import annotations
+
+from yolokd._env import setup_offline_env
+
+__version__ = "0.1.0"
+__all__ = ["DistillationTrainer", "distill", "__version__"]
+
+setup_offline_env()
+
+
+def __getattr__(name: str):
+    if name in ("distill", "DistillationTrainer"):
+        from yolokd import trainer
+
+        return getattr(trainer, name)
+    raise AttributeError(f"module 'yolokd' has no attribute {name!r}")

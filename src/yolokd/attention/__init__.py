@@ -1,0 +1,9 @@
+"""Attention blocks used before the distillation loss (pure torch)."""
+
+from __future__ import annotations
+
+from yolokd.attention.channel import ChannelAttention
+from yolokd.attention.guided import teacher_channel_weights, teacher_spatial_mask
+from yolokd.attention.spatial import SpatialAttention
+
+__all__ = ["ChannelAttention", "SpatialAttention", "teacher_channel_weights", "teacher_spatial_mask"]

@@ -1,0 +1,114 @@
+"""yolokd settings: defaults from ``default.yaml`` and the one validator shared by CLI and Python API.
+
+Keys are validated together with Ultralytics' own train arguments: an unknown key in
+either set fails at once with the closest valid names.
+"""
+
+from __future__ import annotations
+
+import difflib
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+DEFAULT_YAML = Path(__file__).with_name("default.yaml")
+KD_DEFAULTS: dict[str, Any] = yaml.safe_load(DEFAULT_YAML.read_text(encoding="utf-8"))
+KD_METHODS = ("none", "cwd", "cwd_attn", "native")
+CHOICES = {
+    "kd_method": KD_METHODS,
+    "kd_softmax": ("tau", "sqrt_hw"),
+    "kd_attn_mode": ("student", "shared", "teacher"),
+}
+TYPES = {"teacher": str, "kd_tau": float, "kd_weight": float, "kd_spatial_kernel": int, "kd_channel_reduction": int}
+
+
+class SettingsError(ValueError):
+    """A setting is unknown, of the wrong type or out of range. The message says how to fix it."""
+
+
+def _cast(key: str, value: Any) -> Any:
+    kind = TYPES.get(key, str)
+    if value is None:
+        return None
+    if kind is str:
+        return str(value)
+    if isinstance(value, bool) or (kind is int and isinstance(value, float) and not value.is_integer()):
+        raise SettingsError(f"'{key}={value}' must be of type {kind.__name__}")
+    try:
+        return kind(value)
+    except (TypeError, ValueError):
+        raise SettingsError(f"'{key}={value}' must be of type {kind.__name__}") from None
+
+
+def unknown_key_error(key: str, valid: set[str]) -> SettingsError:
+    """A SettingsError naming ``key`` and the closest valid keys."""
+    close = difflib.get_close_matches(key, sorted(valid), n=3, cutoff=0.6)
+    hint = f" Did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
+    return SettingsError(f"'{key}' is not a valid yolokd or Ultralytics setting.{hint} See 'yolokd help'.")
+
+
+def check_kd_settings(kd: dict[str, Any], require_teacher: bool = True) -> dict[str, Any]:
+    """Return the complete, typed yolokd settings (defaults filled in); raise SettingsError on bad values.
+
+    ``require_teacher=False`` skips the teacher check (a resumed run takes its teacher from the checkpoint).
+    """
+    for key in kd:
+        if key not in KD_DEFAULTS:
+            raise unknown_key_error(key, set(KD_DEFAULTS))
+    out = {k: _cast(k, kd.get(k, v)) for k, v in KD_DEFAULTS.items()}
+    for key, choices in CHOICES.items():
+        if out[key] not in choices:
+            raise SettingsError(f"'{key}={out[key]}' is not valid; choose one of: {', '.join(choices)}")
+    if out["kd_tau"] <= 0:
+        raise SettingsError(f"'kd_tau={out['kd_tau']}' must be > 0 (the paper uses 0.5)")
+    if out["kd_weight"] < 0:
+        raise SettingsError(f"'kd_weight={out['kd_weight']}' must be >= 0")
+    if out["kd_spatial_kernel"] < 1 or out["kd_spatial_kernel"] % 2 == 0:
+        raise SettingsError(f"'kd_spatial_kernel={out['kd_spatial_kernel']}' must be a positive odd number, e.g. 7")
+    if out["kd_channel_reduction"] < 1:
+        raise SettingsError(f"'kd_channel_reduction={out['kd_channel_reduction']}' must be >= 1, e.g. 16")
+    if out["kd_method"] != "none" and require_teacher:
+        teacher = out["teacher"]
+        if not teacher:
+            raise SettingsError(f"kd_method={out['kd_method']} needs 'teacher=path/to/teacher.pt' (or kd_method=none)")
+        if not str(teacher).endswith(".pt") or not Path(teacher).is_file():
+            raise SettingsError(
+                f"teacher '{teacher}' is not an existing .pt file; pass the path to a trained checkpoint "
+                "(yolokd works offline and never downloads weights by name)"
+            )
+    return out
+
+
+def split_settings(overrides: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Split mixed settings into (yolokd settings, Ultralytics train arguments), validating both.
+
+    Unknown keys fail with a suggestion from both key sets; Ultralytics' arguments are type-
+    and range-checked by Ultralytics' own ``check_cfg``.
+    """
+    from ultralytics.cfg import DEFAULT_CFG_DICT, check_cfg
+
+    kd = {k: v for k, v in overrides.items() if k in KD_DEFAULTS}
+    rest = {k: v for k, v in overrides.items() if k not in KD_DEFAULTS}
+    valid = set(DEFAULT_CFG_DICT) | set(KD_DEFAULTS)
+    for key in rest:
+        if key not in DEFAULT_CFG_DICT and key not in {"save_dir", "augmentations"}:
+            raise unknown_key_error(key, valid)
+    for reserved in ("distill_model", "dis"):
+        if (
+            rest.get(reserved, DEFAULT_CFG_DICT[reserved]) != DEFAULT_CFG_DICT[reserved]
+            and kd.get("kd_method") != "native"
+        ):
+            raise SettingsError(
+                f"'{reserved}=' is Ultralytics' own distillation; use kd_method=native teacher=... instead"
+            )
+    data = rest.get("data")
+    if isinstance(data, str) and data.endswith((".yaml", ".yml")) and not Path(data).is_file():
+        raise SettingsError(
+            f"data '{data}' not found; pass the path to your dataset's data.yaml (nothing is downloaded)"
+        )
+    try:
+        check_cfg(rest)
+    except (TypeError, ValueError) as e:
+        raise SettingsError(str(e)) from None
+    return check_kd_settings(kd, require_teacher=not rest.get("resume")), rest

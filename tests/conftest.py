@@ -1,0 +1,49 @@
+"""Shared fixtures: an isolated offline Ultralytics config, a tiny generated dataset, trained tiny teachers."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+
+os.environ["YOLO_CONFIG_DIR"] = tempfile.mkdtemp(prefix="yolokd-test-config-")  # before Ultralytics is imported
+os.environ["YOLO_OFFLINE"] = "1"
+os.environ["YOLO_AUTOINSTALL"] = "0"
+
+from pathlib import Path  # noqa: E402
+
+import pytest  # noqa: E402
+
+from yolokd.data.synthetic import make_dataset  # noqa: E402
+
+TINY = dict(epochs=1, imgsz=64, batch=4, workers=0, device="cpu", plots=False, exist_ok=True, seed=0)
+
+
+@pytest.fixture(scope="session")
+def runs(tmp_path_factory) -> Path:
+    """A session-wide folder for run directories (absolute, as Ultralytics resolves relative ones elsewhere)."""
+    return tmp_path_factory.mktemp("runs")
+
+
+@pytest.fixture(scope="session")
+def data(tmp_path_factory) -> Path:
+    """data.yaml of 8 train / 4 val generated 64 px images with two classes."""
+    return make_dataset(tmp_path_factory.mktemp("data"), n_train=8, n_val=4, imgsz=64, seed=0)
+
+
+def _train_teacher(cfg: str, data: Path, runs: Path, name: str) -> Path:
+    from yolokd import distill
+
+    distill(cfg, data=str(data), method="none", project=str(runs), name=name, **TINY)
+    return runs / name / "weights" / "best.pt"
+
+
+@pytest.fixture(scope="session")
+def teacher(data, runs) -> Path:
+    """A YOLOv8s teacher checkpoint (widths 128/256/512, so the v8n student needs adapters)."""
+    return _train_teacher("yolov8s.yaml", data, runs, "teacher-v8s")
+
+
+@pytest.fixture(scope="session")
+def teacher_yolo11(data, runs) -> Path:
+    """A YOLO11s teacher checkpoint, for a cross-family pair with a YOLOv8n student."""
+    return _train_teacher("yolo11s.yaml", data, runs, "teacher-yolo11s")

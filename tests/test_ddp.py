@@ -1,0 +1,105 @@
+"""Multi-GPU pieces, proven on CPU: gradient averaging over 2 gloo processes, settings across the DDP re-launch."""
+
+from __future__ import annotations
+
+import os
+import socket
+
+import pytest
+import torch
+import torch.distributed as dist
+import torch.multiprocessing as mp
+from conftest import TINY
+
+from yolokd.distiller import FeatureDistiller
+from yolokd.trainer import average_gradients
+
+S_CH, T_CH = (8, 16), (16, 16)
+
+
+def _inputs(rank: int):
+    g = torch.Generator().manual_seed(100 + rank)  # every rank sees different data
+    s = [torch.randn(2, c, 8 // 2**i, 8 // 2**i, generator=g) for i, c in enumerate(S_CH)]
+    t = [torch.randn(2, c, 8 // 2**i, 8 // 2**i, generator=g) for i, c in enumerate(T_CH)]
+    return s, t
+
+
+def _distiller() -> FeatureDistiller:
+    torch.manual_seed(0)  # identical initial weights on every rank, as DDP broadcasts them
+    return FeatureDistiller(S_CH, T_CH, attention="student")
+
+
+def _worker(rank: int, world: int, port: int, out: str) -> None:
+    os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
+    dist.init_process_group("gloo", rank=rank, world_size=world)
+    d = _distiller()
+    d(*_inputs(rank))["kd_loss"].backward()
+    average_gradients(list(d.parameters()))
+    torch.save({n: p.grad for n, p in d.named_parameters()}, f"{out}/rank{rank}.pt")
+    dist.destroy_process_group()
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_gradients_of_train_only_modules_are_averaged_across_ranks(tmp_path):
+    mp.spawn(_worker, args=(2, _free_port(), str(tmp_path)), nprocs=2, join=True)
+    expected = {}
+    for rank in range(2):  # the same computation, single-process, one rank's data at a time
+        d = _distiller()
+        d(*_inputs(rank))["kd_loss"].backward()
+        for n, p in d.named_parameters():
+            expected[n] = expected.get(n, 0) + p.grad / 2
+    grads = [torch.load(tmp_path / f"rank{r}.pt") for r in range(2)]
+    for n, e in expected.items():
+        assert torch.allclose(grads[0][n], e, atol=1e-6) and torch.equal(grads[0][n], grads[1][n])
+    single = _distiller()
+    single(*_inputs(0))["kd_loss"].backward()
+    assert not torch.allclose(
+        dict(single.named_parameters())["adapters.0.weight"].grad, grads[0]["adapters.0.weight"]
+    )  # averaging changed something
+
+
+def test_average_gradients_is_a_noop_without_process_group():
+    d = _distiller()
+    d(*_inputs(0))["kd_loss"].backward()
+    before = {n: p.grad.clone() for n, p in d.named_parameters()}
+    average_gradients(list(d.parameters()))
+    assert all(torch.equal(before[n], p.grad) for n, p in d.named_parameters())
+
+
+def test_settings_survive_the_ddp_relaunch(data, teacher, runs):
+    """Ultralytics rebuilds DDP workers from type(trainer) and vars(trainer.args) via a cloudpickled file."""
+    pytest.importorskip("cloudpickle")
+    from ultralytics.utils import DEFAULT_CFG_DICT
+    from ultralytics.utils.dist import ddp_cleanup, generate_ddp_file
+    from ultralytics.utils.patches import torch_load
+
+    from yolokd import DistillationTrainer
+
+    overrides = dict(
+        model="yolov8n.yaml",
+        data=str(data),
+        teacher=str(teacher),
+        kd_method="cwd",
+        kd_tau=2.0,
+        kd_weight=0.3,
+        project=str(runs),
+        name="ddp-args",
+        **TINY,
+    )
+    trainer = DistillationTrainer(overrides=overrides)
+    file = generate_ddp_file(trainer)
+    try:
+        state = torch_load(file.replace(".py", ".pt"), map_location="cpu")
+        assert state["trainer"] is DistillationTrainer
+        cfg = {**DEFAULT_CFG_DICT, "save_dir": ""}
+        worker = state["trainer"](cfg=cfg, overrides=state["args"], _callbacks=state["callbacks"])  # as the worker does
+    finally:
+        ddp_cleanup(trainer, file)
+    for key in ("teacher", "kd_method", "kd_tau", "kd_weight"):
+        assert getattr(worker.args, key) == getattr(trainer.args, key)
+    assert (worker.args.kd_tau, worker.args.kd_weight, worker.args.kd_method) == (2.0, 0.3, "cwd")

@@ -1,0 +1,88 @@
+"""Settings: one validator for CLI and Python, unknown keys with suggestions, ranges."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from yolokd.cfg import KD_DEFAULTS, SettingsError, check_kd_settings, split_settings
+
+
+def test_defaults_are_the_papers():
+    kd = check_kd_settings({"kd_method": "none"})
+    assert kd["kd_tau"] == 0.5 and kd["kd_weight"] == 1.0 and kd["kd_method"] == "none"
+    assert set(kd) == set(KD_DEFAULTS)
+
+
+def test_cli_strings_are_typed(teacher):
+    kd = check_kd_settings({"teacher": str(teacher), "kd_tau": "2", "kd_spatial_kernel": "3"})
+    assert kd["kd_tau"] == 2.0 and isinstance(kd["kd_tau"], float)
+    assert kd["kd_spatial_kernel"] == 3 and isinstance(kd["kd_spatial_kernel"], int)
+
+
+@pytest.mark.parametrize(
+    ("key", "close"), [("kd_tua", "kd_tau"), ("kd_metod", "kd_method"), ("epoch", "epochs"), ("lr", None)]
+)
+def test_unknown_key_suggests(key, close):
+    with pytest.raises(SettingsError, match=f"'{key}' is not a valid") as e:
+        split_settings({key: 1, "kd_method": "none"})
+    if close:
+        assert f"'{close}'" in str(e.value)
+
+
+@pytest.mark.parametrize(
+    ("bad", "match"),
+    [
+        ({"kd_tau": 0}, "must be > 0"),
+        ({"kd_tau": -1}, "must be > 0"),
+        ({"kd_weight": -0.1}, "must be >= 0"),
+        ({"kd_method": "fgd"}, "choose one of: none, cwd, cwd_attn, native"),
+        ({"kd_attn_mode": "both"}, "choose one of"),
+        ({"kd_spatial_kernel": 4}, "odd"),
+        ({"kd_tau": "abc"}, "must be of type float"),
+    ],
+)
+def test_bad_values(bad, match):
+    with pytest.raises(SettingsError, match=match):
+        check_kd_settings({"kd_method": "none", **bad})
+
+
+def test_teacher_required_and_must_exist(tmp_path):
+    with pytest.raises(SettingsError, match="needs 'teacher="):
+        check_kd_settings({"kd_method": "cwd"})
+    with pytest.raises(SettingsError, match="not an existing .pt file"):
+        check_kd_settings({"kd_method": "cwd", "teacher": str(tmp_path / "missing.pt")})
+    with pytest.raises(SettingsError, match="not an existing .pt file"):
+        check_kd_settings({"kd_method": "cwd", "teacher": "yolov8l.pt"})  # bare names never download
+
+
+def test_ultralytics_values_checked_too():
+    with pytest.raises(SettingsError, match="lr0"):
+        split_settings({"kd_method": "none", "lr0": "fast"})
+
+
+def test_native_names_reserved():
+    with pytest.raises(SettingsError, match="kd_method=native"):
+        split_settings({"kd_method": "cwd", "distill_model": "t.pt"})
+
+
+def test_missing_data_yaml(tmp_path):
+    with pytest.raises(SettingsError, match="data '.*' not found"):
+        split_settings({"kd_method": "none", "data": str(tmp_path / "nope.yaml")})
+
+
+def test_cli_bad_setting_exits_2_with_message(data):
+    cmd = [sys.executable, "-m", "yolokd.cli", "train", "model=yolov8n.yaml", f"data={data}", "kd_tua=1"]
+    r = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+    assert r.returncode == 2
+    assert "'kd_tua' is not a valid" in r.stderr and "kd_tau" in r.stderr
+    assert "Traceback" not in r.stderr
+
+
+def test_cli_help_and_settings():
+    r = subprocess.run([sys.executable, "-m", "yolokd.cli", "settings"], capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0 and "kd_tau: 0.5 # (float)" in r.stdout
+    r = subprocess.run([sys.executable, "-m", "yolokd.cli", "help"], capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0 and "usage: yolokd" in r.stdout

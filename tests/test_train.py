@@ -1,0 +1,175 @@
+"""End-to-end training on tiny generated data: CLI per method, Python API, purity, resume, cross-family."""
+
+from __future__ import annotations
+
+import csv
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+from conftest import TINY
+
+from yolokd import DistillationTrainer, distill
+
+YOLOKD = str(Path(sys.executable).with_name("yolokd"))
+
+
+def cli_train(runs: Path, name: str, *args: str) -> Path:
+    tiny = [f"{k}={v}" for k, v in TINY.items()]
+    cmd = [YOLOKD, "train", "model=yolov8n.yaml", *tiny, f"project={runs}", f"name={name}", *args]
+    r = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
+    assert "yolokd: mAP50" in r.stdout
+    return runs / name
+
+
+def results(run: Path) -> list[dict[str, str]]:
+    with open(run / "results.csv", newline="") as f:
+        return [{k.strip(): v.strip() for k, v in row.items()} for row in csv.DictReader(f)]
+
+
+@pytest.mark.parametrize("method", ["none", "cwd", "cwd_attn", "native"])
+def test_cli_each_method(method, data, teacher, runs):
+    run = cli_train(runs, f"cli-{method}", f"data={data}", f"teacher={teacher}", f"kd_method={method}")
+    assert (run / "weights" / "best.pt").is_file() and (run / "weights" / "last.pt").is_file()
+    rows = results(run)
+    if method in ("cwd", "cwd_attn"):
+        kd = float(rows[-1]["train/kd_loss"])
+        assert kd > 0 and kd == kd  # a real, finite, positive distillation loss was logged
+        assert rows[-1]["lr/pg3"] == rows[-1]["lr/pg0"]  # the kd param group follows the schedule
+        assert (run / "weights" / "kd_last.pt").is_file()
+    else:
+        assert "train/kd_loss" not in rows[-1]
+
+
+PURITY = """
+import sys
+sys.modules["yolokd"] = None  # importing yolokd (e.g. from a pickled class) now fails
+from ultralytics import YOLO
+m = YOLO(sys.argv[1])
+assert not [k for k, v in sys.modules.items() if k.startswith("yolokd") and v is not None]
+assert not [n for n, _ in m.model.named_modules() if "teacher" in n or "distill" in n]
+print(sum(p.numel() for p in m.model.parameters()))
+"""
+
+
+@pytest.mark.parametrize("method", ["cwd", "cwd_attn"])
+def test_checkpoints_are_plain_students(method, data, teacher, runs):
+    run = runs / f"cli-{method}"
+    if not run.exists():
+        cli_train(runs, f"cli-{method}", f"data={data}", f"teacher={teacher}", f"kd_method={method}")
+    plain = runs / "cli-none"
+    if not plain.exists():
+        cli_train(runs, "cli-none", f"data={data}", "kd_method=none")
+    counts = {}
+    for ckpt in (plain / "weights" / "best.pt", run / "weights" / "best.pt", run / "weights" / "last.pt"):
+        r = subprocess.run([sys.executable, "-c", PURITY, str(ckpt)], capture_output=True, text=True, timeout=300)
+        assert r.returncode == 0, r.stderr[-3000:]
+        counts[ckpt] = int(r.stdout.strip().splitlines()[-1])
+    assert len(set(counts.values())) == 1, counts  # same parameter count as the plain student
+
+
+def test_python_api_trainer_keeps_teacher_frozen_on_the_same_batch(data, teacher, runs):
+    from ultralytics import YOLO
+
+    seen = {"teacher_in": [], "student_in": [], "grad": [], "training": []}
+
+    def on_train_start(trainer):
+        t0, s0 = trainer.teacher.model[0], trainer.model.model[0]
+        t0.register_forward_pre_hook(
+            lambda m, a: seen["teacher_in"].append(a[0]) or seen["grad"].append(torch.is_grad_enabled())
+        )
+        s0.register_forward_pre_hook(lambda m, a: seen["student_in"].append(a[0]))
+        trainer.teacher_before = {k: v.clone() for k, v in trainer.teacher.state_dict().items()}
+
+    def on_train_batch_end(trainer):
+        seen["training"].append(trainer.teacher.training or any(p.requires_grad for p in trainer.teacher.parameters()))
+
+    def on_train_end(trainer):
+        after = trainer.teacher.state_dict()
+        seen["unchanged"] = all(torch.equal(v, after[k]) for k, v in trainer.teacher_before.items())
+        seen["groups"] = [g.get("param_group") for g in trainer.optimizer.param_groups]
+        seen["kd_params"] = {id(p) for p in trainer.optimizer.param_groups[-1]["params"]}
+        seen["distiller_params"] = {id(p) for p in trainer.distiller.parameters()}
+
+    model = YOLO("yolov8n.yaml")
+    for event, fn in (
+        ("on_train_start", on_train_start),
+        ("on_train_batch_end", on_train_batch_end),
+        ("on_train_end", on_train_end),
+    ):
+        model.add_callback(event, fn)
+    metrics = model.train(
+        trainer=DistillationTrainer,
+        data=str(data),
+        teacher=str(teacher),
+        kd_method="cwd_attn",
+        project=str(runs),
+        name="api-trainer",
+        **{**TINY, "epochs": 2},
+    )
+    assert metrics.box.map50 >= 0
+    assert len(seen["teacher_in"]) == 4  # 2 epochs x 2 batches: the teacher ran once per training batch, no more
+    # every teacher input is exactly a tensor the student also received, in no-grad mode
+    student_ids = {id(x) for x in seen["student_in"]}
+    assert all(id(t) in student_ids for t in seen["teacher_in"])
+    assert not any(seen["grad"])
+    assert not any(seen["training"])
+    assert seen["unchanged"]
+    assert seen["groups"][-1] == "kd" and seen["kd_params"] == seen["distiller_params"]
+
+
+def test_distill_function_returns_metrics_and_cross_family(data, teacher_yolo11, runs):
+    metrics = distill(
+        "yolov8n.yaml",
+        teacher=teacher_yolo11,
+        data=data,
+        method="cwd_attn",
+        project=str(runs),
+        name="yolo11-to-v8n",
+        **TINY,
+    )
+    assert 0.0 <= metrics.box.map50 <= 1.0
+    assert float(results(runs / "yolo11-to-v8n")[-1]["train/kd_loss"]) > 0
+
+
+def test_resume_restores_distiller(data, teacher, runs):
+    from ultralytics import YOLO
+
+    class Interrupt(Exception):
+        pass
+
+    def stop_after_first_epoch(trainer):
+        if trainer.epoch == 0:
+            raise Interrupt
+
+    model = YOLO("yolov8n.yaml")
+    model.add_callback("on_fit_epoch_end", stop_after_first_epoch)
+    with pytest.raises(Interrupt):
+        model.train(
+            trainer=DistillationTrainer,
+            data=str(data),
+            teacher=str(teacher),
+            kd_method="cwd_attn",
+            project=str(runs),
+            name="resume",
+            **{**TINY, "epochs": 2},
+        )
+    wdir = runs / "resume" / "weights"
+    saved = torch.load(wdir / "kd_last.pt", weights_only=True)
+    assert saved["epoch"] == 0
+
+    restored = {}
+
+    def on_train_start(trainer):
+        restored.update({k: v.clone() for k, v in trainer.distiller.state_dict().items()})
+        restored["method"] = trainer.args.kd_method
+
+    resumed = YOLO(str(wdir / "last.pt"))
+    resumed.add_callback("on_train_start", on_train_start)
+    resumed.train(trainer=DistillationTrainer, resume=True)  # settings, teacher and data come from the checkpoint
+    assert restored.pop("method") == "cwd_attn"
+    assert all(torch.equal(v.cpu(), restored[k].cpu()) for k, v in saved["distiller"].items())
+    assert [r["epoch"] for r in results(runs / "resume")] == ["1", "2"]

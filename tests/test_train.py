@@ -121,18 +121,37 @@ def test_python_api_trainer_keeps_teacher_frozen_on_the_same_batch(data, teacher
     assert seen["groups"][-1] == "kd" and seen["kd_params"] == seen["distiller_params"]
 
 
-def test_distill_function_returns_metrics_and_cross_family(data, teacher_yolo11, runs):
-    metrics = distill(
-        "yolov8n.yaml",
-        teacher=teacher_yolo11,
-        data=data,
-        method="cwd_attn",
+@pytest.mark.parametrize(
+    ("teacher_fixture", "student"), [("teacher_yolo11", "yolov8n.yaml"), ("teacher", "yolo11n.yaml")]
+)
+def test_distill_function_cross_family(teacher_fixture, student, request, data, runs):
+    teacher = request.getfixturevalue(teacher_fixture)
+    name = f"{teacher.parent.parent.name}-to-{student[:-5]}"
+    metrics = distill(student, teacher=teacher, data=data, method="cwd_attn", project=str(runs), name=name, **TINY)
+    assert 0.0 <= metrics.box.map50 <= 1.0
+    assert float(results(runs / name)[-1]["train/kd_loss"]) > 0
+
+
+def test_student_checkpoint_is_fine_tuned(data, teacher, runs):
+    """A .pt student starts from its weights (the fixture's trained teacher doubles as a trained v8s student)."""
+    from ultralytics import YOLO
+
+    start = {k: v.float() for k, v in YOLO(str(teacher)).model.state_dict().items()}
+    seen = {}
+    model = YOLO(str(teacher))
+    model.add_callback(
+        "on_train_start", lambda tr: seen.update({k: v.clone() for k, v in tr.model.state_dict().items()})
+    )
+    model.train(
+        trainer=DistillationTrainer,
+        data=str(data),
+        teacher=str(teacher),
+        kd_method="cwd",
         project=str(runs),
-        name="yolo11-to-v8n",
+        name="finetune",
         **TINY,
     )
-    assert 0.0 <= metrics.box.map50 <= 1.0
-    assert float(results(runs / "yolo11-to-v8n")[-1]["train/kd_loss"]) > 0
+    assert all(torch.allclose(seen[k].float(), v, atol=1e-3) for k, v in start.items() if v.is_floating_point())
 
 
 def test_resume_restores_distiller(data, teacher, runs):

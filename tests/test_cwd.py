@@ -79,3 +79,9 @@ def test_rejects_bad_arguments(kwargs):
 def test_rejects_mismatched_shapes():
     with pytest.raises(ValueError, match="equal shapes"):
         ChannelWiseDivergence()(torch.zeros(1, 2, 4, 4), torch.zeros(1, 3, 4, 4))
+
+
+def test_finite_for_bfloat16_inputs_of_large_magnitude():
+    s = (torch.randn(1, 4, 8, 8) * 1e30).bfloat16()  # bf16 holds ~3e38; logits / tau would overflow in bf16
+    t = (torch.randn(1, 4, 8, 8) * 1e30).bfloat16()
+    assert torch.isfinite(ChannelWiseDivergence(tau=0.5)(s, t))

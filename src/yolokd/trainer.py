@@ -364,6 +364,8 @@ def distill(
     kd, rest = split_settings(overrides)  # fail before any model is built
     model = rest.pop("model")
     if str(model).endswith(".pt") and not Path(model).is_file():
+        if rest.get("resume"):
+            raise SettingsError(f"nothing to resume: '{model}' not found; pass model=path/to/weights/last.pt")
         raise SettingsError(f"student '{model}' not found; pass an existing .pt or a model .yaml such as yolov8n.yaml")
     yolo = YOLO(model)
     if yolo.task != "detect":

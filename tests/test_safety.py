@@ -1,0 +1,204 @@
+"""Bad input gets a clear message before training; numerical and crash safety; reproducibility."""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import logging
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+from conftest import TINY
+from torch import nn
+
+from yolokd import distill
+from yolokd.cfg import SettingsError
+from yolokd.data.synthetic import NAMES, make_dataset
+from yolokd.distiller import FeatureDistiller
+from yolokd.trainer import KDCriterion
+
+YOLOKD = str(Path(sys.executable).with_name("yolokd"))
+
+
+def save_untrained(cfg: str, path: Path, names: dict | None = None) -> Path:
+    """A checkpoint of an untrained model built from ``cfg``, as Ultralytics would load it."""
+    from ultralytics import YOLO
+
+    model = YOLO(cfg).model
+    model.names = dict(names or NAMES)
+    torch.save({"model": model.half(), "train_args": {}}, path)
+    return path
+
+
+def rows(run: Path) -> list[dict[str, str]]:
+    with open(run / "results.csv", newline="") as f:
+        return [{k.strip(): v.strip() for k, v in r.items()} for r in csv.DictReader(f)]
+
+
+def train(data, runs, name, **kw):
+    return distill("yolov8n.yaml", data=str(data), project=str(runs), name=name, **{**TINY, **kw})
+
+
+# --- bad input -----------------------------------------------------------------------------------
+
+
+def test_teacher_that_is_not_a_checkpoint(tmp_path, data, runs):
+    bad = tmp_path / "notes.pt"
+    bad.write_text("not a checkpoint")
+    with pytest.raises(SettingsError, match="could not be loaded as an Ultralytics checkpoint"):
+        train(data, runs, "bad-teacher", teacher=bad, method="cwd")
+
+
+def test_teacher_or_student_that_is_not_a_detector(tmp_path, data, runs, teacher):
+    cls = save_untrained("yolov8n-cls.yaml", tmp_path / "cls.pt")
+    with pytest.raises(SettingsError, match="teacher is not an Ultralytics detection model"):
+        train(data, runs, "cls-teacher", teacher=cls, method="cwd")
+    with pytest.raises(SettingsError, match="student 'yolov8n-cls.yaml' is a classify model"):
+        distill("yolov8n-cls.yaml", teacher=teacher, data=str(data), method="cwd", project=str(runs), **TINY)
+
+
+def test_teacher_with_other_feature_levels(tmp_path, data, runs):
+    p6 = save_untrained("yolov8n-p6.yaml", tmp_path / "p6.pt")
+    with pytest.raises(SettingsError, match="feature levels differ"):
+        train(data, runs, "p6-teacher", teacher=p6, method="cwd", imgsz=64)
+
+
+def test_teacher_with_other_class_names(tmp_path, data, runs, caplog):
+    other = save_untrained("yolov8s.yaml", tmp_path / "other.pt", names={0: "car", 1: "bus"})
+    for method in ("native", "cwd_attn"):
+        with pytest.raises(SettingsError, match=r"trained on classes \['car', 'bus'\].*\['box', 'disc'\]"):
+            train(data, runs, f"names-{method}", teacher=other, method=method)
+    with caplog.at_level(logging.WARNING):
+        m = train(data, runs, "names-optin", teacher=other, method="cwd", kd_allow_class_mismatch=True)
+    assert m.box.map50 >= 0
+    assert "distilling features only" in caplog.text
+
+
+def test_imgsz_not_a_stride_multiple_says_what_happens(data, runs, teacher, caplog):
+    with caplog.at_level(logging.WARNING):
+        train(data, runs, "imgsz", teacher=teacher, method="cwd", imgsz=70)
+    assert "imgsz=70 is not a multiple of the student's largest stride 32" in caplog.text
+    assert "imgsz=96" in caplog.text
+
+
+# --- numerical safety ----------------------------------------------------------------------------
+
+
+class _Recorder:
+    """Stands in for the teacher's feature recorder; returns the features it is given."""
+
+    def __init__(self, feats):
+        self.model, self.feats = nn.Identity(), feats
+
+    def __call__(self, img):
+        return self.feats
+
+
+def test_non_finite_kd_never_reaches_the_weights(caplog):
+    student = nn.Conv2d(3, 8, 1)
+    distiller = FeatureDistiller([8], [16], attention="student")
+    base = lambda preds, batch: (preds["feats"][0].sum().reshape(1) * 0, {"box_loss": torch.zeros(())})  # noqa: E731
+    img = torch.randn(2, 3, 4, 4)
+    for teacher_value, finite in ((float("inf"), False), (1.0, True)):
+        crit = KDCriterion(base, _Recorder([torch.full((2, 16, 4, 4), teacher_value)]), distiller)
+        student.zero_grad(), distiller.zero_grad()
+        loss, items = crit({"feats": [student(img)]}, {"img": img})
+        loss.sum().backward()
+        grads = [p.grad for p in [*student.parameters(), *distiller.parameters()]]
+        assert all(torch.isfinite(g).all() for g in grads)
+        assert torch.isfinite(loss).all() and torch.isfinite(items["kd_loss"])
+        assert any(g.abs().sum() > 0 for g in grads) == finite  # a skipped batch contributes no gradient at all
+        assert int(crit.skipped) == (0 if finite else 1)
+        with caplog.at_level(logging.WARNING):
+            crit.update()
+        assert ("not finite on 1 batch" in caplog.text) == (not finite)
+        caplog.clear()
+
+
+def test_images_without_labels(tmp_path, runs, teacher):
+    data = make_dataset(tmp_path / "data", n_train=8, n_val=4, imgsz=64, seed=3)
+    for label in sorted((tmp_path / "data" / "labels" / "train").glob("*.txt"))[::2]:
+        label.write_text("")  # half of the training images are backgrounds
+    train(data, runs, "backgrounds", teacher=teacher, method="cwd_attn")
+    assert float(rows(runs / "backgrounds")[-1]["train/kd_loss"]) > 0
+
+
+# --- crash safety --------------------------------------------------------------------------------
+
+
+def test_kill_9_then_resume_finishes_the_run(data, runs, teacher):
+    run = runs / "killed"
+    tiny = [f"{k}={v}" for k, v in {**TINY, "epochs": 3}.items()]
+    cmd = [YOLOKD, "train", "model=yolov8n.yaml", f"data={data}", f"teacher={teacher}", "kd_method=cwd_attn",
+           f"project={runs}", "name=killed", *tiny]  # fmt: skip
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    deadline = time.time() + 300
+    while not (run / "weights" / "last.pt").exists() and proc.poll() is None and time.time() < deadline:
+        time.sleep(0.05)
+    os.killpg(proc.pid, signal.SIGKILL)  # mid-way through epoch 2
+    proc.wait()
+    assert proc.returncode == -signal.SIGKILL, "the run finished before it could be killed"
+    r = subprocess.run([YOLOKD, "train", "resume", f"model={run / 'weights' / 'last.pt'}"], capture_output=True,
+                       text=True, timeout=600)  # fmt: skip
+    assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
+    assert "restored distillation modules" in r.stdout + r.stderr
+    assert [row["epoch"] for row in rows(run)][-1] == "3"
+    assert not list((run / "weights").glob(".*.tmp"))
+
+
+def test_a_failed_write_leaves_the_previous_checkpoint_intact(data, runs, teacher, monkeypatch):
+    from ultralytics import YOLO
+
+    from yolokd import DistillationTrainer
+
+    real_write = Path.write_bytes
+
+    def arm(trainer):
+        if trainer.epoch == 1:  # the second save fails half-way through writing
+
+            def half_write(self, data):
+                real_write(self, data[: len(data) // 2])
+                raise OSError("disk full")
+
+            monkeypatch.setattr(Path, "write_bytes", half_write)
+
+    model = YOLO("yolov8n.yaml")
+    model.add_callback("on_train_epoch_end", arm)
+    with pytest.raises(OSError, match="disk full"):
+        model.train(trainer=DistillationTrainer, data=str(data), teacher=str(teacher), kd_method="cwd",
+                    project=str(runs), name="halfwrite", **{**TINY, "epochs": 2})  # fmt: skip
+    monkeypatch.undo()
+    ckpt = torch.load(runs / "halfwrite" / "weights" / "last.pt", weights_only=False)
+    assert ckpt["epoch"] == 0  # the first epoch's checkpoint, whole
+
+
+# --- reproducibility and checkpoints -------------------------------------------------------------
+
+
+def test_same_seed_same_metrics(data, runs, teacher):
+    metrics = []
+    for name in ("repro-a", "repro-b"):
+        train(data, runs, name, teacher=teacher, method="cwd_attn", epochs=2)
+        metrics.append([{k: v for k, v in r.items() if k != "time"} for r in rows(runs / name)])
+    assert metrics[0] == metrics[1]
+
+
+def test_checkpoint_safe_load_size_and_untouched_teacher(data, runs, teacher):
+    digest = hashlib.sha256(teacher.read_bytes()).hexdigest()
+    mtime = teacher.stat().st_mtime_ns
+    train(data, runs, "plain", method="none")
+    train(data, runs, "distilled", teacher=teacher, method="cwd_attn")
+    assert hashlib.sha256(teacher.read_bytes()).hexdigest() == digest and teacher.stat().st_mtime_ns == mtime
+    plain, distilled = (runs / n / "weights" / "best.pt" for n in ("plain", "distilled"))
+    assert abs(distilled.stat().st_size / plain.stat().st_size - 1) < 0.03
+    code = "import sys; from ultralytics import YOLO; YOLO(sys.argv[1]); print('loaded')"
+    env = {**os.environ, "ULTRALYTICS_SAFE_LOAD": "1"}
+    r = subprocess.run([sys.executable, "-c", code, str(distilled)], capture_output=True, text=True, env=env,
+                       timeout=300)  # fmt: skip
+    assert r.returncode == 0 and "loaded" in r.stdout, r.stderr[-3000:]

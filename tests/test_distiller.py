@@ -74,9 +74,14 @@ def test_recorder_returns_head_inputs_and_skips_head():
     (out,) = rec(x)
     assert torch.equal(out, model.stem(x))
     assert model.head_calls == 0  # the forward pass stopped before the head
-    rec.remove()
-    model(x)
+    model(x)  # outside the recorder's own call the model runs whole
     assert model.head_calls == 1
+    other = FeatureRecorder(model, model.head)  # a second recorder on the same module works too
+    assert torch.equal(other(x)[0], out) and torch.equal(rec(x)[0], out)
+    rec.remove()
+    other.remove()
+    model(x)
+    assert model.head_calls == 2
 
 
 def test_probe_restores_training_mode():
@@ -96,3 +101,26 @@ def test_pure_torch_parts_never_import_ultralytics():
     )
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert r.returncode == 0, r.stderr
+
+
+def test_loss_path_never_syncs_host_and_device():
+    """No .item() / .cpu() / Python number conversions per step in the code every training batch runs."""
+    import inspect
+    import re
+
+    from yolokd.losses.cwd import ChannelWiseDivergence
+    from yolokd.trainer import KDCriterion, _GradGate
+
+    per_step = [
+        KDCriterion.__call__,
+        _GradGate.forward,
+        _GradGate.backward,
+        FeatureDistiller.forward,
+        FeatureDistiller.attend,
+        ChannelWiseDivergence.forward,
+        FeatureRecorder.__call__,
+    ]
+    sync = re.compile(r"\.item\(|\.cpu\(|\.tolist\(|\.numpy\(|(?<![.\w])(float|int|bool)\(")
+    for fn in per_step:
+        src = inspect.getsource(fn)
+        assert not sync.search(src), f"{fn.__qualname__} syncs: {sync.search(src).group(0)}"

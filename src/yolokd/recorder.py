@@ -27,19 +27,24 @@ class FeatureRecorder:
     def __init__(self, model: nn.Module, module: nn.Module) -> None:
         self.model = model
         self._feats: list[Tensor] = []
+        self._armed = False  # the hook acts only inside __call__: plain model(x) calls run the whole model
         self._handle = module.register_forward_pre_hook(self._hook)
 
     def _hook(self, module: nn.Module, args: tuple) -> None:
+        if not self._armed:
+            return
         x = args[0]
         self._feats = list(x) if isinstance(x, (list, tuple)) else [x]
         raise _Stop
 
     def __call__(self, x: Tensor) -> list[Tensor]:
-        self._feats = []
+        self._feats, self._armed = [], True
         try:
             self.model(x)
         except _Stop:
             pass
+        finally:
+            self._armed = False
         if not self._feats:
             raise RuntimeError("the recorded module was not reached during the forward pass")
         feats, self._feats = self._feats, []

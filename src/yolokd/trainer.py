@@ -57,6 +57,11 @@ def load_teacher(path: str | Path, device: torch.device) -> nn.Module:
         teacher, _ = load_checkpoint(path, device=device)
     except Exception as e:  # a corrupt file or an unsupported pickle
         raise SettingsError(f"teacher '{path}' could not be loaded as an Ultralytics checkpoint: {e}") from e
+    return prepare_teacher(teacher)
+
+
+def prepare_teacher(teacher: nn.Module) -> nn.Module:
+    """Make a detection model the frozen teacher yolokd runs: Conv+BN fused, eval mode, fp32, no grad."""
     detect_head(teacher, "teacher")
     teacher = teacher.fuse(verbose=False).eval().float()
     teacher.requires_grad_(False)
@@ -206,6 +211,8 @@ class DistillationTrainer(DetectionTrainer):
     def _setup_distiller(self) -> None:
         a = self.args
         self.teacher = self.teacher.to(self.device)
+        if self.device.type == "cuda" and self.args.channels_last is not False:  # as Ultralytics does the student
+            self.teacher = self.teacher.to(memory_format=torch.channels_last)
         student = unwrap_model(self.model)
         imgsz = 4 * max(int(student.stride.max()), int(self.teacher.stride.max()), 32)
         s_shapes = probe_features(student, detect_head(student, "student"), imgsz)

@@ -52,9 +52,7 @@ class ChannelWiseDivergence(nn.Module):
             )
         n, c, h, w = student.shape
         scale = self.tau if self.softmax == "tau" else math.sqrt(h * w)
-        s = student.float().reshape(n * c, h * w) / scale  # (N*C, H*W)
-        t = teacher.detach().float().reshape(n * c, h * w) / scale  # (N*C, H*W)
-        log_p_t = F.log_softmax(t, dim=1)
-        log_p_s = F.log_softmax(s, dim=1)
-        kl = (log_p_t.exp() * (log_p_t - log_p_s)).sum()  # sum over n, c, i
+        log_p_s = F.log_softmax(student.float().reshape(n * c, h * w) / scale, dim=1)  # (N*C, H*W)
+        log_p_t = F.log_softmax(teacher.detach().float().reshape(n * c, h * w) / scale, dim=1)  # (N*C, H*W)
+        kl = F.kl_div(log_p_s, log_p_t, reduction="sum", log_target=True)  # sum over n, c, i of p_T log(p_T / p_S)
         return kl * self.tau**2 / (n * c)

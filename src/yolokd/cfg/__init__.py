@@ -90,6 +90,7 @@ def check_kd_settings(kd: dict[str, Any], require_teacher: bool = True) -> dict[
                 f"teacher '{teacher}' is not an existing .pt file; pass the path to a trained checkpoint "
                 "(yolokd works offline and never downloads weights by name)"
             )
+        out["teacher"] = str(Path(teacher).resolve())  # args.yaml and resume do not depend on the cwd
     return out
 
 

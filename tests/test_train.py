@@ -123,7 +123,12 @@ def test_python_api_trainer_keeps_teacher_frozen_on_the_same_batch(data, teacher
 
 
 @pytest.mark.parametrize(
-    ("teacher_fixture", "student"), [("teacher_yolo11", "yolov8n.yaml"), ("teacher", "yolo11n.yaml")]
+    ("teacher_fixture", "student"),
+    [
+        ("teacher_yolo11", "yolov8n.yaml"),
+        ("teacher", "yolo11n.yaml"),
+        ("teacher", "yolo26n.yaml"),  # end-to-end head: features nested under "one2many"
+    ],
 )
 def test_distill_function_cross_family(teacher_fixture, student, request, data, runs):
     teacher = request.getfixturevalue(teacher_fixture)

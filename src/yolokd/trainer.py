@@ -18,6 +18,7 @@ Every call into Ultralytics 8.4.190 internals lives in this module. How it plugs
 
 from __future__ import annotations
 
+import logging
 import math
 import os
 from pathlib import Path
@@ -347,9 +348,15 @@ def _atomic_save(obj: Any, path: Path) -> None:
 
 
 def _strip_atomic(path: Path, updates: dict | None = None) -> dict:
-    ckpt = strip_optimizer(path, s=str(_tmp(path)), updates=updates)
+    level = LOGGER.level
+    LOGGER.setLevel(logging.WARNING)  # its own message would name the temporary file
+    try:
+        ckpt = strip_optimizer(path, s=str(_tmp(path)), updates=updates)
+    finally:
+        LOGGER.setLevel(level)
     if _tmp(path).exists():
         os.replace(_tmp(path), path)
+        LOGGER.info(f"Optimizer stripped from {path}, {path.stat().st_size / 1e6:.1f}MB")
     return ckpt
 
 

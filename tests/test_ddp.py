@@ -73,7 +73,6 @@ def test_average_gradients_is_a_noop_without_process_group():
 
 def test_settings_survive_the_ddp_relaunch(data, teacher, runs):
     """Ultralytics rebuilds DDP workers from type(trainer) and vars(trainer.args) via a cloudpickled file."""
-    pytest.importorskip("cloudpickle")
     from ultralytics.utils import DEFAULT_CFG_DICT
     from ultralytics.utils.dist import ddp_cleanup, generate_ddp_file
     from ultralytics.utils.patches import torch_load

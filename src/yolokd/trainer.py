@@ -309,6 +309,8 @@ class DistillationTrainer(DetectionTrainer):
         if self.distiller is not None:
             _atomic_save({"epoch": self.epoch, "distiller": self.distiller.state_dict()}, self.wdir / KD_STATE)
         last, best = self.last, self.best
+        for dst in (last, best):  # a temporary left by a crash must not be renamed into place below
+            _tmp(dst).unlink(missing_ok=True)
         self.last, self.best = _tmp(last), _tmp(best)
         try:
             saved = super().save_model()

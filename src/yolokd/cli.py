@@ -2,6 +2,9 @@
 
 yolokd train model=yolov8n.yaml teacher=teacher.pt data=data.yaml kd_method=cwd_attn epochs=100
 yolokd train resume model=runs/detect/train/weights/last.pt
+yolokd compare data=data.yaml teacher=teacher.pt methods=none,cwd,cwd_attn,native seeds=3 epochs=100
+yolokd data trees out=datasets/trees
+yolokd data voc annotations=xml/ images=img/ out=datasets/mine tile=640
 yolokd demo
 yolokd settings
 """
@@ -19,7 +22,14 @@ USAGE = """usage: yolokd MODE [key=value ...]
 modes:
   train     distil a teacher into a student; any Ultralytics train argument works, plus:
               teacher=path/to/teacher.pt kd_method=none|cwd|cwd_attn|native kd_tau=0.5 kd_weight=1.0 ...
-  demo      generate a small dataset, train a teacher and compare none / cwd / cwd_attn students
+  compare   the paper's experiment: teacher + one student per method and seed, same recipe, one report
+              data=data.yaml teacher=teacher.pt (or teacher=yolov8s.yaml teacher_epochs=50) student=yolov8n.yaml
+              methods=none,cwd,cwd_attn,native (variants: cwd_attn:shared|student|teacher) seeds=3 epochs=100
+              recipe=default|paper project=runs/compare name=compare examples=4, plus any train argument
+  data      prepare a YOLO dataset:
+              data trees out=DIR           aerial tree crowns (DeepForest's annotations, fetched with pip)
+              data voc annotations=DIR out=DIR [images=DIR tile=400 classes=a,b val_every=3 min_visible=0.5]
+  demo      CPU-sized compare on the tree data (about 15 minutes on 2 cores), prints the table
   settings  print yolokd's settings with their types and defaults
   help      show this message
 
@@ -54,12 +64,48 @@ def train(args: dict[str, Any]) -> None:
         print(f"yolokd: mAP50 {metrics.box.map50:.4f}  mAP50-95 {metrics.box.map:.4f}  ({metrics.save_dir})")
 
 
+def data(rest: list[str]) -> None:
+    from yolokd.data.voc import DatasetError
+
+    kind, args = (rest[0], parse_args(rest[1:])) if rest else ("", {})
+    if "out" not in args:
+        raise SettingsError("yolokd data needs out=DIR, e.g. 'yolokd data trees out=datasets/trees'")
+    try:
+        if kind == "trees":
+            from yolokd.data.trees import make_trees
+
+            path = make_trees(**args)
+        elif kind == "voc":
+            from yolokd.data.voc import convert_voc
+
+            if "annotations" not in args:
+                raise SettingsError("yolokd data voc needs annotations=DIR (a folder of Pascal-VOC .xml files)")
+            if isinstance(args.get("classes"), str):
+                args["classes"] = [c.strip() for c in args["classes"].split(",") if c.strip()]
+            path = convert_voc(**args)
+        else:
+            raise SettingsError(f"unknown dataset '{kind}'; use 'yolokd data trees out=DIR' or 'yolokd data voc ...'")
+    except (DatasetError, TypeError) as e:
+        raise SettingsError(str(e)) from None
+    print(f"yolokd: dataset ready: {path}")
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     mode, rest = (argv[0], argv[1:]) if argv else ("help", [])
     try:
         if mode == "train":
             train(parse_args(rest))
+        elif mode == "compare":
+            from yolokd.compare import compare
+
+            args = parse_args(rest)
+            missing = [k for k in ("data", "teacher") if k not in args]
+            if missing:
+                raise SettingsError(f"yolokd compare needs {' and '.join(k + '=' for k in missing)}; see 'yolokd help'")
+            compare(**args)
+        elif mode == "data":
+            data(rest)
         elif mode == "demo":
             from yolokd.demo import run_demo
 
@@ -69,12 +115,13 @@ def main(argv: list[str] | None = None) -> int:
         elif mode in ("help", "-h", "--help"):
             print(USAGE, end="")
         else:
-            raise SettingsError(f"unknown mode '{mode}'; use train, demo, settings or help")
+            raise SettingsError(f"unknown mode '{mode}'; use train, compare, data, demo, settings or help")
     except SettingsError as e:
         print(f"yolokd: error: {e}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print("yolokd: interrupted; continue with 'yolokd train resume model=.../weights/last.pt'", file=sys.stderr)
+        hint = "run the same command again" if mode in ("compare", "demo") else "yolokd train resume model=.../last.pt"
+        print(f"yolokd: interrupted; to continue, {hint}", file=sys.stderr)
         return 130
     return 0
 

@@ -1,0 +1,241 @@
+"""``yolokd compare``: the paper's experiment (Table 1, Fig. 2) as one resumable command.
+
+A teacher (given, or trained first) and one student run per (method, seed), all under the
+identical recipe; every run is then validated the same way and the report (:mod:`yolokd.report`)
+is written to the comparison folder::
+
+    project/name/
+      teacher/                Ultralytics run of the teacher (when trained here)
+      none-s0/ cwd-s0/ ...    one Ultralytics run per method and seed, with yolokd_run.json + metrics.json
+      table.md table.csv summary.json env.json map.png examples.png
+
+Re-running the same command reuses finished runs (metrics.json), resumes interrupted ones
+(weights/last.pt) and refuses a run folder made with different settings.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from yolokd.cfg import CHOICES, KD_DEFAULTS, SettingsError, check_kd_settings, split_settings
+
+RECIPES: dict[str, dict[str, Any]] = {
+    "default": {},  # Ultralytics' defaults
+    "paper": {"optimizer": "Adam", "lr0": 0.001, "momentum": 0.9, "kd_tau": 0.5, "kd_weight": 1.0},
+}
+RESERVED = {  # compare's own keys replace these per-run settings
+    "model": "student=",
+    "kd_method": "methods=",
+    "seed": "seeds=",
+    "name": "name=",
+    "resume": "re-running the same command",
+    "epochs": "epochs=",
+}
+VAL_KEYS = ("data", "imgsz", "batch", "device", "workers", "half", "conf", "iou", "max_det", "single_cls")
+
+
+def parse_methods(methods: str | list[str]) -> list[tuple[str, dict[str, Any]]]:
+    """``none,cwd,cwd_attn:shared`` → [(label, kd settings)]; ``cwd_attn:MODE`` picks ``kd_attn_mode``.
+
+    The plain student (``none``) is always included: it is the baseline every difference is taken against.
+    """
+    items = [m.strip() for m in (methods.split(",") if isinstance(methods, str) else methods) if m.strip()]
+    out: list[tuple[str, dict[str, Any]]] = []
+    for item in items:
+        method, _, mode = item.partition(":")
+        if method not in CHOICES["kd_method"]:
+            raise SettingsError(f"methods: '{method}' is not a method; choose from {', '.join(CHOICES['kd_method'])}")
+        kd: dict[str, Any] = {"kd_method": method}
+        if mode:
+            if method != "cwd_attn" or mode not in CHOICES["kd_attn_mode"]:
+                raise SettingsError(
+                    f"methods: '{item}' is not valid; a variant is cwd_attn:MODE with MODE one of "
+                    f"{', '.join(CHOICES['kd_attn_mode'])}"
+                )
+            kd["kd_attn_mode"] = mode
+        if item in (label for label, _ in out):
+            raise SettingsError(f"methods: '{item}' is listed twice")
+        out.append((item, kd))
+    if "none" not in (label for label, _ in out):
+        out.insert(0, ("none", {"kd_method": "none"}))
+    return out
+
+
+def parse_seeds(seeds: int | str | list[int]) -> list[int]:
+    """``3`` → [0, 1, 2]; ``0,5,7`` → [0, 5, 7]."""
+    if isinstance(seeds, int) and not isinstance(seeds, bool):
+        values = list(range(seeds))
+    else:
+        try:
+            values = [int(s) for s in (seeds.split(",") if isinstance(seeds, str) else seeds)]
+        except (TypeError, ValueError):
+            raise SettingsError(f"seeds={seeds!r} must be a count (seeds=3) or a list (seeds=0,1,2)") from None
+    if not values or len(set(values)) != len(values) or min(values) < 0:
+        raise SettingsError(f"seeds={seeds!r} must give at least one distinct non-negative seed")
+    return values
+
+
+def _json(obj: dict) -> dict:
+    return json.loads(json.dumps(obj, default=str))
+
+
+def _finished(last: Path) -> bool:
+    """True when ``last.pt`` is a finished run's (Ultralytics strips it and sets epoch to -1)."""
+    return torch.load(last, map_location="cpu", weights_only=False).get("epoch") == -1
+
+
+def train_run(run_dir: Path, overrides: dict[str, Any], log) -> str:
+    """Train (or resume, or reuse) the Ultralytics run ``run_dir`` with ``overrides``; return what was done."""
+    from yolokd.trainer import distill
+
+    spec_file, last = run_dir / "yolokd_run.json", run_dir / "weights" / "last.pt"
+    spec = _json({k: v for k, v in overrides.items() if k not in ("project", "name", "exist_ok")})
+    if spec_file.is_file():
+        old = json.loads(spec_file.read_text())
+        changed = sorted(k for k in set(old) | set(spec) if old.get(k) != spec.get(k))
+        if changed:
+            diffs = ", ".join(f"{k}: {old.get(k, '(default)')} -> {spec.get(k, '(default)')}" for k in changed)
+            raise SettingsError(
+                f"'{run_dir}' was trained with other settings ({diffs}); pass a new name= or delete that folder"
+            )
+    if last.is_file() and _finished(last):
+        return "reused"
+    if last.is_file():
+        log(f"resuming {last}")
+        distill(student=str(last), resume=True)
+        return "resumed"
+    run_dir.mkdir(parents=True, exist_ok=True)
+    spec_file.write_text(json.dumps(spec, indent=2) + "\n")
+    student = overrides.pop("model")
+    distill(student=student, **overrides)
+    return "trained"
+
+
+def evaluate(weights: Path, val_dir: Path, val_args: dict[str, Any]) -> dict[str, Any]:
+    """Validate ``weights`` with Ultralytics' validator; identical arguments for every model of a comparison."""
+    from ultralytics import YOLO
+
+    m = YOLO(str(weights)).val(
+        **val_args,
+        split="val",
+        plots=False,
+        verbose=False,
+        project=str(val_dir.parent),
+        name=val_dir.name,
+        exist_ok=True,
+    )
+    return {
+        "map50": float(m.box.map50),
+        "map50_95": float(m.box.map),
+        "precision": float(m.box.mp),
+        "recall": float(m.box.mr),
+        "val_boxes": int(m.nt_per_class.sum()),
+    }
+
+
+def compare(
+    data: str,
+    teacher: str,
+    student: str = "yolov8n.yaml",
+    methods: str | list[str] = "none,cwd,cwd_attn,native",
+    seeds: int | str | list[int] = 3,
+    epochs: int = 100,
+    teacher_epochs: int | None = None,
+    recipe: str = "default",
+    project: str = "runs/compare",
+    name: str = "compare",
+    examples: int = 4,
+    **train_args: Any,
+) -> Path:
+    """Run the comparison and write its report; return the comparison folder.
+
+    ``teacher`` is a trained ``.pt`` used as is, or (with ``teacher_epochs=``) a ``.yaml`` or ``.pt`` that
+    is trained first under the same recipe. ``train_args`` (any Ultralytics train argument or yolokd
+    ``kd_*`` setting) apply to every run; ``recipe=paper`` presets Adam, lr0 0.001, momentum 0.9, tau 0.5,
+    weight 1 (explicit arguments win).
+    """
+    from yolokd import report
+
+    for key, use in RESERVED.items():
+        if key in train_args:
+            raise SettingsError(f"compare sets '{key}' per run; use {use} instead")
+    if recipe not in RECIPES:
+        raise SettingsError(f"recipe={recipe} is not known; choose one of: {', '.join(RECIPES)}")
+    method_list, seed_list = parse_methods(methods), parse_seeds(seeds)
+    common = {**RECIPES[recipe], **train_args}
+    kd_common = {k: v for k, v in common.items() if k in KD_DEFAULTS}
+    check_kd_settings(kd_common, require_teacher=False)
+    split_settings({**common, "data": data, "epochs": epochs, "kd_method": "none"})  # fail before any training
+    train_teacher = teacher_epochs is not None
+    if not train_teacher and not (str(teacher).endswith(".pt") and Path(teacher).is_file()):
+        raise SettingsError(
+            f"teacher '{teacher}' is not an existing .pt file; pass a trained checkpoint, or add teacher_epochs=N "
+            "to train it first (teacher=yolov8s.yaml or a .pt to fine-tune)"
+        )
+    if train_teacher and not (str(teacher).endswith(".yaml") or Path(teacher).is_file()):
+        raise SettingsError(f"teacher '{teacher}' must be a model .yaml (e.g. yolov8s.yaml) or an existing .pt")
+
+    out = Path(project).resolve() / name
+    out.mkdir(parents=True, exist_ok=True)
+    base = {"data": str(Path(data).resolve()), "project": str(out), "exist_ok": True, **common}
+    val_args = {k: base[k] for k in VAL_KEYS if k in base}
+    total = len(method_list) * len(seed_list) + 1
+    step = iter(range(1, total + 1))
+
+    def log(msg: str) -> None:
+        print(f"yolokd compare: {msg}", flush=True)
+
+    # Teacher: trained here (seed of the first student run) or given.
+    i = next(step)
+    if train_teacher:
+        t_over = {k: v for k, v in base.items() if k not in KD_DEFAULTS}
+        t_over.update(model=str(teacher), kd_method="none", epochs=teacher_epochs, seed=seed_list[0], name="teacher")
+        log(f"[{i}/{total}] teacher {teacher} ({teacher_epochs} epochs) in {out / 'teacher'}")
+        how = train_run(out / "teacher", t_over, log)
+        teacher_pt = out / "teacher" / "weights" / "best.pt"
+    else:
+        how, teacher_pt = "given", Path(teacher).resolve()
+    t_metrics = evaluate(teacher_pt, out / "val" / "teacher", val_args)
+    log(f"[{i}/{total}] teacher ({how}): mAP50 {t_metrics['map50']:.4f}  mAP50-95 {t_metrics['map50_95']:.4f}")
+    teacher_rec = {"label": "teacher", "model": str(teacher), "weights": str(teacher_pt), "how": how, **t_metrics}
+
+    runs: list[dict[str, Any]] = []
+    labels = [m for m, _ in method_list]
+    settings = {"student": student, "epochs": epochs, "recipe": recipe, **base}
+    for seed in seed_list:  # seed-major order: an interrupted comparison already has whole seeds
+        for label, kd in method_list:
+            i = next(step)
+            run_name = f"{label.replace(':', '-')}-s{seed}"
+            over = {**base, **kd, "model": student, "epochs": epochs, "seed": seed, "name": run_name}
+            if kd["kd_method"] != "none":
+                over["teacher"] = str(teacher_pt)
+            log(f"[{i}/{total}] {label} seed {seed} in {out / run_name}")
+            how = train_run(out / run_name, over, log)
+            best = out / run_name / "weights" / "best.pt"
+            metrics_file = out / run_name / "metrics.json"
+            if how == "reused" and metrics_file.is_file():
+                metrics = json.loads(metrics_file.read_text())
+            else:
+                metrics = evaluate(best, out / "val" / run_name, val_args)
+                metrics_file.write_text(json.dumps(metrics, indent=2) + "\n")
+            scores = f"mAP50 {metrics['map50']:.4f}  mAP50-95 {metrics['map50_95']:.4f}"
+            log(f"[{i}/{total}] {label} seed {seed} ({how}): {scores}")
+            runs.append(
+                {
+                    "label": label,
+                    "seed": seed,
+                    "run_dir": str(out / run_name),
+                    "weights": str(best),
+                    "how": how,
+                    **metrics,
+                }
+            )
+            report.write_tables(out, teacher_rec, runs, labels, settings)
+
+    report.write_all(out, teacher_rec, runs, labels, settings, imgsz=int(base.get("imgsz", 640)), examples=examples)
+    print((out / "table.md").read_text(encoding="utf-8"), flush=True)
+    return out

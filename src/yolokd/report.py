@@ -1,0 +1,321 @@
+"""The report of ``yolokd compare``: tables (Markdown, CSV), JSON records and figures (PNG).
+
+Statistics follow DESIGN §6: runs are paired by seed, and each method's difference to the plain
+student is reported as the mean paired difference with a 95 % Student-t interval. "Gap closed"
+is (distilled − student) / (teacher − student) on mean mAP50.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+import platform
+import shlex
+import statistics
+import subprocess
+import sys
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+# Two-sided 95 % quantiles t(0.975, df) of Student's t distribution, df = 1..30 (standard tables).
+T975 = (
+    12.706,
+    4.303,
+    3.182,
+    2.776,
+    2.571,
+    2.447,
+    2.365,
+    2.306,
+    2.262,
+    2.228,
+    2.201,
+    2.179,
+    2.160,
+    2.145,
+    2.131,
+    2.120,
+    2.110,
+    2.101,
+    2.093,
+    2.086,
+    2.080,
+    2.074,
+    2.069,
+    2.064,
+    2.060,
+    2.056,
+    2.052,
+    2.048,
+    2.045,
+    2.042,
+)
+METRICS = (("map50", "mAP50"), ("map50_95", "mAP50-95"))
+
+
+def t975(df: int) -> float:
+    """t(0.975, df); beyond the table a Cornish-Fisher expansion around the normal quantile (error < 1e-3)."""
+    if df < 1:
+        raise ValueError("df must be >= 1")
+    if df <= len(T975):
+        return T975[df - 1]
+    z = 1.959964
+    return z + (z**3 + z) / (4 * df) + (5 * z**5 + 16 * z**3 + 3 * z) / (96 * df**2)
+
+
+def mean_ci(values: list[float]) -> tuple[float, float, float]:
+    """(mean, low, high) of a 95 % t-interval; low = high = nan for fewer than two values."""
+    m = statistics.fmean(values)
+    if len(values) < 2:
+        return m, math.nan, math.nan
+    half = t975(len(values) - 1) * statistics.stdev(values) / math.sqrt(len(values))
+    return m, m - half, m + half
+
+
+def summarize(teacher: dict, runs: list[dict], labels: list[str]) -> list[dict[str, Any]]:
+    """One row per model: mean, std and per-seed values, paired differences to ``none``, gap closed."""
+    base = {r["seed"]: r for r in runs if r["label"] == "none"}
+    rows = [
+        {"model": "teacher", "n": 1, **{f"{k}_mean": teacher[k] for k, _ in METRICS}, "weights": teacher["weights"]}
+    ]
+    for label in labels:
+        rs = sorted((r for r in runs if r["label"] == label), key=lambda r: r["seed"])
+        if not rs:
+            continue
+        row: dict[str, Any] = {"model": label, "n": len(rs), "weights": rs[0]["weights"]}
+        for k, _ in METRICS:
+            vals = [r[k] for r in rs]
+            row[f"{k}_mean"] = statistics.fmean(vals)
+            row[f"{k}_std"] = statistics.stdev(vals) if len(vals) > 1 else math.nan
+            row.update({f"{k}_s{r['seed']}": r[k] for r in rs})
+            diffs = [r[k] - base[r["seed"]][k] for r in rs if r["seed"] in base]
+            if label != "none" and diffs:
+                row[f"d_{k}"], row[f"d_{k}_lo"], row[f"d_{k}_hi"] = mean_ci(diffs)
+        rows.append(row)
+    none = next((r for r in rows if r["model"] == "none"), None)
+    for row in rows[1:]:
+        gap = teacher["map50"] - none["map50_mean"] if none else 0.0
+        row["gap_closed"] = (row["map50_mean"] - none["map50_mean"]) / gap if none and gap > 0 else math.nan
+    return rows
+
+
+def _fmt(x: float | None, spec: str = ".3f", sign: bool = False) -> str:
+    if x is None or (isinstance(x, float) and math.isnan(x)):
+        return "—"
+    return format(x, ("+" if sign else "") + spec)
+
+
+def _cell_diff(row: dict, k: str) -> str:
+    if f"d_{k}" not in row:
+        return "—"
+    lo, hi = row[f"d_{k}_lo"], row[f"d_{k}_hi"]
+    star = " *" if not math.isnan(lo) and (lo > 0 or hi < 0) else ""
+    return f"{_fmt(row[f'd_{k}'], sign=True)} [{_fmt(lo, sign=True)}, {_fmt(hi, sign=True)}]{star}"
+
+
+def model_size(weights: str, imgsz: int) -> tuple[float, float]:
+    """(parameters in millions, GFLOPs at ``imgsz``) of a checkpoint."""
+    from yolokd.deploy import params_and_gflops
+
+    n, gflops = params_and_gflops(weights, imgsz)
+    return n / 1e6, gflops
+
+
+def write_tables(out: Path, teacher: dict, runs: list[dict], labels: list[str], settings: dict[str, Any]) -> list[dict]:
+    """Write table.md, table.csv and summary.json (also after every finished run, so progress is on disk)."""
+    imgsz = int(settings.get("imgsz", 640))
+    rows = summarize(teacher, runs, labels)
+    for row in rows:
+        row["params_m"], row["gflops"] = model_size(row["weights"], imgsz)
+    seeds = sorted({r["seed"] for r in runs})
+    val_boxes = teacher.get("val_boxes")
+    head = (
+        f"# yolokd compare: {out.name}\n\n"
+        f"data `{settings.get('data')}` ({val_boxes} validation boxes) · {settings.get('epochs')} epochs · "
+        f"imgsz {imgsz} · seeds {','.join(map(str, seeds))} · student `{settings.get('student')}` · "
+        f"teacher `{teacher['model']}`\n\n"
+    )
+    lines = [
+        "| model | params (M) | GFLOPs | mAP50 | mAP50-95 | Δ mAP50 vs none [95% CI] | Δ mAP50-95 vs none [95% CI] "
+        "| gap closed (mAP50) | runs |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for row in rows:
+        cells = [
+            f"{_fmt(row[f'{k}_mean'])} ± {_fmt(row.get(f'{k}_std'))}" if row["n"] > 1 else _fmt(row[f"{k}_mean"])
+            for k, _ in METRICS
+        ]
+        gap = "" if row["model"] == "teacher" else _fmt(row["gap_closed"] * 100, ".0f") + " %"
+        lines.append(
+            f"| {row['model']} | {row['params_m']:.2f} | {row['gflops']:.2f} | {cells[0]} | {cells[1]} | "
+            f"{_cell_diff(row, 'map50')} | {_cell_diff(row, 'map50_95')} | {gap.replace('— %', '—')} | {row['n']} |"
+        )
+    per_seed = ["", "Per seed, mAP50:", "", "| seed | " + " | ".join(labels) + " |", "|---" * (len(labels) + 1) + "|"]
+    for s in seeds:
+        per_seed.append(
+            f"| {s} | "
+            + " | ".join(
+                _fmt(next((r["map50"] for r in runs if r["label"] == m and r["seed"] == s), None)) for m in labels
+            )
+            + " |"
+        )
+    note = [
+        "",
+        "mean ± sample std over seeds. Δ: mean paired difference to the plain student (`none`) over the same "
+        "seeds with a 95 % t-interval; * marks an interval that excludes 0. Gap closed: (method − none) / "
+        "(teacher − none) on mean mAP50. All models validated by Ultralytics' validator with identical arguments.",
+    ]
+    (out / "table.md").write_text(head + "\n".join(lines + per_seed + note) + "\n", encoding="utf-8")
+    keys = ["model", "params_m", "gflops", "n"]
+    keys += [c for k, _ in METRICS for c in (f"{k}_mean", f"{k}_std", f"d_{k}", f"d_{k}_lo", f"d_{k}_hi")]
+    keys += ["gap_closed"] + [f"{k}_s{s}" for k, _ in METRICS for s in seeds]
+    with open(out / "table.csv", "w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=keys, extrasaction="ignore")
+        w.writeheader()
+        w.writerows(rows)
+    summary = {"settings": settings, "teacher": teacher, "runs": runs, "rows": rows}
+    (out / "summary.json").write_text(json.dumps(summary, indent=2, default=str) + "\n")
+    return rows
+
+
+def environment(seeds: list[int]) -> dict[str, Any]:
+    """Versions, machine, seeds, the command line and the git revision of the yolokd source."""
+    import torch
+    import torchvision
+    import ultralytics
+
+    import yolokd
+
+    src = Path(yolokd.__file__).resolve().parent
+
+    def git(*args: str) -> str | None:
+        try:
+            res = subprocess.run(["git", "-C", str(src), *args], capture_output=True, text=True, timeout=10)
+        except (OSError, subprocess.TimeoutExpired):
+            return None
+        return res.stdout.strip() if res.returncode == 0 else None
+
+    dirty = git("status", "--porcelain", "--untracked-files=no")
+    return {
+        "date": datetime.now().astimezone().isoformat(timespec="seconds"),
+        "command": shlex.join(sys.argv),
+        "seeds": seeds,
+        "git_revision": git("rev-parse", "HEAD"),
+        "git_dirty": bool(dirty) if dirty is not None else None,
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "cpu_count": __import__("os").cpu_count(),
+        "gpu": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
+        "versions": {
+            "yolokd": yolokd.__version__,
+            "torch": torch.__version__,
+            "torchvision": torchvision.__version__,
+            "ultralytics": ultralytics.__version__,
+        },
+    }
+
+
+def plot_map(out: Path, rows: list[dict], runs: list[dict], path: Path) -> None:
+    """Bar chart of mean mAP50 and mAP50-95 per method, error bars = std over seeds, dots = seeds."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    students = [r for r in rows if r["model"] != "teacher"]
+    teacher = rows[0]
+    fig, axes = plt.subplots(1, 2, figsize=(4 + 1.2 * len(students), 4), constrained_layout=True)
+    for ax, (k, title) in zip(axes, METRICS):
+        x = range(len(students))
+        means = [r[f"{k}_mean"] for r in students]
+        errs = [0 if math.isnan(r.get(f"{k}_std", math.nan)) else r[f"{k}_std"] for r in students]
+        ax.bar(x, means, yerr=errs, capsize=4, color="#4c72b0", alpha=0.8)
+        for i, r in enumerate(students):
+            vals = [v[k] for v in runs if v["label"] == r["model"]]
+            ax.scatter([i] * len(vals), vals, color="k", s=12, zorder=3)
+        ax.axhline(teacher[f"{k}_mean"], color="#c44e52", ls="--", label="teacher")
+        ax.set_xticks(list(x), [r["model"] for r in students], rotation=20)
+        ax.set_title(title)
+        ax.legend(loc="lower right")
+    fig.suptitle(f"yolokd compare: {out.name} (bars: mean ± std over seeds; dots: seeds)")
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def _val_images(data: str, n: int) -> list[Path]:
+    from ultralytics.data.utils import IMG_FORMATS, check_det_dataset
+
+    val = check_det_dataset(data)["val"]
+    paths: list[Path] = []
+    for v in val if isinstance(val, list) else [val]:
+        v = Path(v)
+        if v.is_dir():
+            paths += [p for p in v.rglob("*") if p.suffix[1:].lower() in IMG_FORMATS]
+        elif v.suffix == ".txt":
+            paths += [(v.parent / line.strip()).resolve() for line in v.read_text().splitlines() if line.strip()]
+    paths = sorted(paths)
+    if len(paths) <= n:
+        return paths
+    return [paths[round(i * (len(paths) - 1) / max(n - 1, 1))] for i in range(n)]
+
+
+def plot_examples(
+    data: str, columns: list[tuple[str, str]], imgsz: int, n: int, path: Path, device: Any = None
+) -> None:
+    """Grid like the paper's Fig. 2: the same validation images with ground truth and each model's detections.
+
+    ``columns`` is [(title, weights)]; boxes are drawn at confidence >= 0.25.
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from PIL import Image
+    from ultralytics import YOLO
+    from ultralytics.data.utils import img2label_paths
+
+    images = _val_images(data, n)
+    if not images:
+        return
+    preds = {}
+    for title, weights in columns:
+        results = YOLO(weights).predict([str(p) for p in images], imgsz=imgsz, conf=0.25, verbose=False, device=device)
+        preds[title] = [r.boxes.xyxy.cpu().numpy() for r in results]
+    ncol = len(columns) + 1
+    fig, axes = plt.subplots(len(images), ncol, figsize=(3 * ncol, 3 * len(images)), squeeze=False)
+    for i, (img_path, label_path) in enumerate(zip(images, img2label_paths([str(p) for p in images]))):
+        im = Image.open(img_path).convert("RGB")
+        w, h = im.size
+        gt = []
+        if Path(label_path).is_file():
+            for line in Path(label_path).read_text().splitlines():
+                if line.strip():
+                    _, cx, cy, bw, bh = map(float, line.split()[:5])
+                    gt.append(((cx - bw / 2) * w, (cy - bh / 2) * h, (cx + bw / 2) * w, (cy + bh / 2) * h))
+        panels = [("ground truth", gt, "#2ca02c")] + [(t, preds[t][i], "#ff7f0e") for t, _ in columns]
+        for ax, (title, boxes, color) in zip(axes[i], panels):
+            ax.imshow(im)
+            for x1, y1, x2, y2 in boxes:
+                ax.add_patch(plt.Rectangle((x1, y1), x2 - x1, y2 - y1, fill=False, color=color, lw=1))
+            ax.set_title(f"{title} ({len(boxes)})" if i == 0 else f"({len(boxes)})", fontsize=9)
+            ax.axis("off")
+    fig.suptitle("validation images: ground truth (green) and detections at conf ≥ 0.25 (orange), seed of first run")
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+def write_all(
+    out: Path, teacher: dict, runs: list[dict], labels: list[str], settings: dict[str, Any], imgsz: int, examples: int
+) -> None:
+    """The complete report: tables, summary.json, env.json, map.png and examples.png."""
+    rows = write_tables(out, teacher, runs, labels, settings)
+    seeds = sorted({r["seed"] for r in runs})
+    (out / "env.json").write_text(json.dumps(environment(seeds), indent=2) + "\n")
+    plot_map(out, rows, runs, out / "map.png")
+    if examples > 0:
+        first = {r["label"]: r["weights"] for r in sorted(runs, key=lambda r: r["seed"], reverse=True)}
+        columns = [("teacher", teacher["weights"])] + [(m, first[m]) for m in labels if m in first]
+        plot_examples(settings["data"], columns, imgsz, examples, out / "examples.png", settings.get("device"))

@@ -1,0 +1,124 @@
+"""``yolokd compare`` end to end on generated data: every artifact, numbers equal to the runs' own, reuse."""
+
+from __future__ import annotations
+
+import csv
+import json
+import subprocess
+import sys
+
+import pytest
+from conftest import TINY
+
+from yolokd.cfg import SettingsError
+from yolokd.compare import compare, parse_methods, parse_seeds
+from yolokd.report import mean_ci, t975
+
+ARGS = {k: v for k, v in TINY.items() if k not in ("epochs", "seed", "exist_ok")}
+
+
+def test_parse_methods_and_seeds():
+    assert parse_methods("cwd,cwd_attn:shared") == [
+        ("none", {"kd_method": "none"}),  # the baseline is always added
+        ("cwd", {"kd_method": "cwd"}),
+        ("cwd_attn:shared", {"kd_method": "cwd_attn", "kd_attn_mode": "shared"}),
+    ]
+    assert parse_seeds(3) == [0, 1, 2] and parse_seeds("4,7") == [4, 7]
+    for bad in ("cwd,fgd", "cwd:shared", "cwd_attn:both", "cwd,cwd"):
+        with pytest.raises(SettingsError, match="methods"):
+            parse_methods(bad)
+    with pytest.raises(SettingsError, match="seeds"):
+        parse_seeds("1,1")
+
+
+def test_paired_interval_matches_hand_computation():
+    assert t975(2) == 4.303 and abs(t975(60) - 2.000) < 1e-3  # table; expansion (exact 2.0003)
+    m, lo, hi = mean_ci([0.01, 0.03, 0.05])  # mean 0.03, sd 0.02, half-width 4.303 * 0.02 / sqrt(3)
+    assert (
+        m == pytest.approx(0.03) and hi - m == pytest.approx(4.303 * 0.02 / 3**0.5) and m - lo == pytest.approx(hi - m)
+    )
+
+
+def test_compare_end_to_end(data, teacher, runs, capsys):
+    from ultralytics import YOLO
+
+    kw = dict(
+        data=str(data),
+        teacher=str(teacher),
+        methods="none,cwd",
+        seeds=1,
+        epochs=1,
+        project=str(runs),
+        name="cmp",
+        examples=2,
+        **ARGS,
+    )
+    out = compare(**kw)
+    for f in ("table.md", "table.csv", "summary.json", "env.json", "map.png", "examples.png"):
+        assert (out / f).is_file() and (out / f).stat().st_size > 0, f
+    summary = json.loads((out / "summary.json").read_text())
+    rows = {r["model"]: r for r in csv.DictReader(open(out / "table.csv"))}
+    assert set(rows) == {"teacher", "none", "cwd"}
+    table = (out / "table.md").read_text()
+    for run in summary["runs"]:  # the table's numbers are each best.pt validated independently here
+        m = YOLO(run["weights"]).val(
+            data=str(data),
+            imgsz=ARGS["imgsz"],
+            batch=ARGS["batch"],
+            plots=False,
+            project=str(runs),
+            name="check",
+            exist_ok=True,
+            verbose=False,
+        )
+        assert float(rows[run["label"]]["map50_mean"]) == pytest.approx(m.box.map50, abs=1e-6)
+        assert float(rows[run["label"]]["map50_95_mean"]) == pytest.approx(m.box.map, abs=1e-6)
+        assert f"| {run['label']} | 3.01 |" in table  # YOLOv8n: 3.01 M parameters
+    env = json.loads((out / "env.json").read_text())
+    assert env["seeds"] == [0] and env["versions"]["ultralytics"] == "8.4.190"
+
+    best = {r["label"]: (r["weights"], __import__("os").stat(r["weights"]).st_mtime_ns) for r in summary["runs"]}
+    (out / "cwd-s0" / "metrics.json").unlink()  # as if the previous call died after training, before its evaluation
+    capsys.readouterr()
+    compare(**kw)  # the same command again: nothing retrained
+    log = capsys.readouterr().out
+    assert "none seed 0 (reused)" in log and "cwd seed 0 (reused)" in log
+    assert all(__import__("os").stat(w).st_mtime_ns == t for w, t in best.values())
+    assert (out / "cwd-s0" / "metrics.json").is_file()
+
+    with pytest.raises(SettingsError, match=r"other settings \(lr0: \(default\) -> 0.02\)"):
+        compare(**{**kw, "lr0": 0.02})
+
+
+def test_cli_compare_errors():
+    cli = [sys.executable, "-m", "yolokd.cli", "compare"]
+    res = subprocess.run([*cli, "data=x.yaml"], capture_output=True, text=True)
+    assert res.returncode == 2 and "needs teacher=" in res.stderr
+    res = subprocess.run([*cli, "data=x.yaml", "teacher=t.pt", "seed=1"], capture_output=True, text=True)
+    assert res.returncode == 2 and "use seeds=" in res.stderr
+    res = subprocess.run([*cli, "data=x.yaml", "teacher=t.pt", "recipe=mine"], capture_output=True, text=True)
+    assert res.returncode == 2 and "recipe=mine is not known" in res.stderr
+
+
+def test_report_numbers_by_hand(tmp_path, teacher):
+    from yolokd.report import write_tables
+
+    w = str(teacher)
+    t = {"model": "yolov8s.yaml", "weights": w, "map50": 0.60, "map50_95": 0.30, "val_boxes": 10}
+    vals = {"none": (0.20, 0.22, 0.24), "cwd": (0.25, 0.26, 0.30)}
+    runs = [
+        {"label": m, "seed": s, "weights": w, "map50": v[s], "map50_95": v[s] / 2}
+        for m, v in vals.items()
+        for s in range(3)
+    ]
+    write_tables(tmp_path, t, runs, ["none", "cwd"], {"data": "d.yaml", "imgsz": 64, "epochs": 1})
+    rows = {r["model"]: r for r in csv.DictReader(open(tmp_path / "table.csv"))}
+    cwd = {k: float(v) for k, v in rows["cwd"].items() if k != "model" and v}
+    # paired differences 0.05, 0.04, 0.06: mean 0.05, sd 0.01, 95 % half-width 4.303 * 0.01 / sqrt(3)
+    assert cwd["map50_mean"] == pytest.approx(0.27) and cwd["map50_std"] == pytest.approx(0.0264575, abs=1e-6)
+    assert cwd["d_map50"] == pytest.approx(0.05) and cwd["d_map50_hi"] == pytest.approx(0.05 + 4.303 * 0.01 / 3**0.5)
+    assert cwd["gap_closed"] == pytest.approx((0.27 - 0.22) / (0.60 - 0.22))
+    assert cwd["map50_s2"] == 0.30 and float(rows["teacher"]["map50_mean"]) == 0.60
+    table = (tmp_path / "table.md").read_text()
+    assert "| cwd | 11.14 |" in table and "0.270 ± 0.026" in table and "+0.050 [+0.025, +0.075] *" in table
+    assert "| 13 % |" in table  # gap closed (0.27 - 0.22) / 0.38

@@ -2,11 +2,13 @@
 
 Student features are fixed and only the attention parameters are trained on the CWD loss. The
 paper-literal ``shared`` mode drives the loss to ~0 by pushing its spatial masks to ~0 (both
-distributions become uniform, whatever the student does); ``student`` and ``teacher`` cannot.
+distributions become uniform, whatever the student does); ``student``, ``shared_norm`` (masks
+rescaled to mean 1) and ``teacher`` cannot.
 """
 
 from __future__ import annotations
 
+import pytest
 import torch
 
 from yolokd.distiller import FeatureDistiller
@@ -32,6 +34,25 @@ def test_shared_attention_collapses():
     assert after < 0.01 * before  # the loss is gone...
     mask = d.attention[0].spatial.mask(d.attention[0].channel(torch.randn(4, 32, 12, 12) * 2))
     assert mask.mean() < 0.01  # ...because the spatial mask went to zero, not because the student matched
+
+
+def test_mean_one_masks_do_not_collapse():
+    before, after, d = train_attention_only("shared_norm")
+    assert after > 0.5 * before
+    d.train()
+    d([torch.randn(4, 16, 12, 12)], [torch.randn(4, 32, 12, 12) * 2])
+    stats = d.pop_stats()
+    assert stats["attn/l0_mask"] == pytest.approx(1.0) and stats["attn/l0_channel"] == pytest.approx(1.0)
+    assert d.pop_stats() == {}  # reset after reading
+
+
+def test_collapse_is_visible_in_the_statistics():
+    _, _, shared = train_attention_only("shared")
+    _, _, student = train_attention_only("student")
+    for d in (shared, student):
+        d.train()
+        d([torch.randn(4, 16, 12, 12)], [torch.randn(4, 32, 12, 12) * 2])
+    assert shared.pop_stats()["attn/l0_mask"] < 0.5 * student.pop_stats()["attn/l0_mask"]
 
 
 def test_student_side_attention_does_not_collapse():

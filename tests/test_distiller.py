@@ -117,6 +117,7 @@ def test_loss_path_never_syncs_host_and_device():
         _GradGate.backward,
         FeatureDistiller.forward,
         FeatureDistiller.attend,
+        FeatureDistiller._record,
         ChannelWiseDivergence.forward,
         FeatureRecorder.__call__,
     ]

@@ -41,6 +41,12 @@ def test_cli_each_method(method, data, teacher, runs):
         assert rows[-1]["lr/pg3"] == rows[-1]["lr/pg0"]  # the kd param group follows the schedule
         assert "val/kd_loss" not in rows[-1]  # validation runs without the teacher: no always-zero column
         assert (run / "weights" / "kd_last.pt").is_file()
+        attn = {k: float(v) for k, v in rows[-1].items() if k.startswith("attn/")}
+        if method == "cwd_attn":  # per-level mask mean and entropy in (0, 1], channel weight mean in (0, 1)
+            assert sorted(attn) == sorted(f"attn/l{i}_{s}" for i in range(3) for s in ("mask", "entropy", "channel"))
+            assert all(0 < v <= 1 for v in attn.values())
+        else:
+            assert not attn
     else:
         assert "train/kd_loss" not in rows[-1]
 

@@ -123,6 +123,7 @@ class KDCriterion:
         self.base, self.teacher, self.distiller = base, teacher, distiller
         self.finite = torch.ones((), dtype=torch.bool)  # this batch's flag, read by the gradient gates
         self.skipped = torch.zeros((), dtype=torch.int64)  # non-finite batches this epoch, on the loss device
+        self.epoch_stats: dict[str, float] = {}  # the last epoch's attention statistics, for results.csv
         for p in distiller.parameters():
             p.register_hook(lambda g: torch.where(self.finite, g, torch.zeros_like(g)))
 
@@ -143,7 +144,8 @@ class KDCriterion:
         return torch.cat([loss, (kd * batch_size).reshape(1).to(loss.dtype)]), {**items, "kd_loss": kd.detach()}
 
     def update(self) -> None:
-        """Ultralytics' end-of-epoch hook: report skipped batches, then forward to the wrapped criterion."""
+        """Ultralytics' end-of-epoch hook: report skipped batches, collect attention statistics, forward the call."""
+        self.epoch_stats = self.distiller.pop_stats()
         if (n := int(self.skipped)) and RANK in {-1, 0}:
             LOGGER.warning(f"yolokd: the distillation loss was not finite on {n} batch(es) this epoch; skipped them")
         self.skipped.zero_()
@@ -256,6 +258,14 @@ class DistillationTrainer(DetectionTrainer):
         """Ultralytics' DetectionValidator, given the arguments without yolokd's keys (it re-validates them)."""
         args = IterableSimpleNamespace(**{k: v for k, v in vars(self.args).items() if k not in KD_DEFAULTS})
         return DetectionValidator(self.test_loader, save_dir=self.save_dir, args=args, _callbacks=self.callbacks)
+
+    def validate(self):
+        """Ultralytics' validation; the epoch's attention statistics join the metrics, so results.csv shows them."""
+        metrics, fitness = super().validate()
+        stats = getattr(getattr(unwrap_model(self.model), "criterion", None), "epoch_stats", None)
+        if metrics is not None and stats:
+            metrics = {**metrics, **stats}
+        return metrics, fitness
 
     def label_loss_items(self, loss_items=None, prefix="train"):
         """Loss columns; ``val/kd_loss`` is left out, as validation runs the plain student criterion (it would be 0)."""

@@ -18,7 +18,7 @@ KD_METHODS = ("none", "cwd", "cwd_attn", "native")
 CHOICES = {
     "kd_method": KD_METHODS,
     "kd_softmax": ("tau", "sqrt_hw"),
-    "kd_attn_mode": ("student", "shared", "teacher"),
+    "kd_attn_mode": ("student", "shared", "shared_norm", "teacher"),
 }
 TYPES = {
     "teacher": str,

@@ -5,6 +5,7 @@ yolokd train resume model=runs/detect/train/weights/last.pt
 yolokd compare data=data.yaml teacher=teacher.pt methods=none,cwd,cwd_attn,native seeds=3 epochs=100
 yolokd data trees out=datasets/trees
 yolokd data voc annotations=xml/ images=img/ out=datasets/mine tile=640
+yolokd attention model=runs/detect/train/weights/best.pt source=image.jpg out=heatmaps
 yolokd demo
 yolokd settings
 """
@@ -29,6 +30,8 @@ modes:
   data      prepare a YOLO dataset:
               data trees out=DIR           aerial tree crowns (DeepForest's annotations, fetched with pip)
               data voc annotations=DIR out=DIR [images=DIR tile=400 classes=a,b val_every=3 min_visible=0.5]
+  attention heat maps of the spatial attention per level, teacher vs student, one PNG per image:
+              model=runs/.../weights/best.pt source=image.jpg|DIR out=DIR [teacher=teacher.pt imgsz=640]
   demo      CPU-sized compare on the tree data (about 15 minutes on 2 cores), prints the table
   settings  print yolokd's settings with their types and defaults
   help      show this message
@@ -64,6 +67,13 @@ def train(args: dict[str, Any]) -> None:
         print(f"yolokd: mAP50 {metrics.box.map50:.4f}  mAP50-95 {metrics.box.map:.4f}  ({metrics.save_dir})")
 
 
+def _only(args: dict[str, Any], allowed: set[str], mode: str) -> dict[str, Any]:
+    extra = sorted(set(args) - allowed)
+    if extra:
+        raise SettingsError(f"yolokd {mode} does not take {', '.join(extra)}; it takes {', '.join(sorted(allowed))}")
+    return args
+
+
 def data(rest: list[str]) -> None:
     from yolokd.data.voc import DatasetError
 
@@ -74,7 +84,7 @@ def data(rest: list[str]) -> None:
         if kind == "trees":
             from yolokd.data.trees import make_trees
 
-            path = make_trees(**args)
+            path = make_trees(**_only(args, {"out", "wheel", "cache"}, "data trees"))
         elif kind == "voc":
             from yolokd.data.voc import convert_voc
 
@@ -82,10 +92,11 @@ def data(rest: list[str]) -> None:
                 raise SettingsError("yolokd data voc needs annotations=DIR (a folder of Pascal-VOC .xml files)")
             if isinstance(args.get("classes"), str):
                 args["classes"] = [c.strip() for c in args["classes"].split(",") if c.strip()]
-            path = convert_voc(**args)
+            allowed = {"annotations", "images", "out", "tile", "classes", "val_every", "min_visible"}
+            path = convert_voc(**_only(args, allowed, "data voc"))
         else:
             raise SettingsError(f"unknown dataset '{kind}'; use 'yolokd data trees out=DIR' or 'yolokd data voc ...'")
-    except (DatasetError, TypeError) as e:
+    except DatasetError as e:
         raise SettingsError(str(e)) from None
     print(f"yolokd: dataset ready: {path}")
 
@@ -104,6 +115,15 @@ def main(argv: list[str] | None = None) -> int:
             if missing:
                 raise SettingsError(f"yolokd compare needs {' and '.join(k + '=' for k in missing)}; see 'yolokd help'")
             compare(**args)
+        elif mode == "attention":
+            from yolokd.heatmaps import attention_maps
+
+            args = parse_args(rest)
+            missing = [k for k in ("model", "source", "out") if k not in args]
+            if missing:
+                raise SettingsError(f"yolokd attention needs {' and '.join(k + '=' for k in missing)}")
+            for path in attention_maps(**_only(args, {"model", "source", "out", "teacher", "imgsz"}, mode)):
+                print(f"yolokd: wrote {path}")
         elif mode == "data":
             data(rest)
         elif mode == "demo":
@@ -115,7 +135,7 @@ def main(argv: list[str] | None = None) -> int:
         elif mode in ("help", "-h", "--help"):
             print(USAGE, end="")
         else:
-            raise SettingsError(f"unknown mode '{mode}'; use train, compare, data, demo, settings or help")
+            raise SettingsError(f"unknown mode '{mode}'; use train, compare, data, attention, demo, settings or help")
     except SettingsError as e:
         print(f"yolokd: error: {e}", file=sys.stderr)
         return 2

@@ -52,18 +52,18 @@ def detect_head(model: nn.Module, role: str) -> nn.Module:
     return head
 
 
-def load_teacher(path: str | Path, device: torch.device) -> nn.Module:
+def load_teacher(path: str | Path, device: torch.device, role: str = "teacher") -> nn.Module:
     """Load a frozen, fused, eval-mode teacher from a checkpoint (the file is only read)."""
     try:
         teacher, _ = load_checkpoint(path, device=device)
     except Exception as e:  # a corrupt file or an unsupported pickle
-        raise SettingsError(f"teacher '{path}' could not be loaded as an Ultralytics checkpoint: {e}") from e
-    return prepare_teacher(teacher)
+        raise SettingsError(f"{role} '{path}' could not be loaded as an Ultralytics checkpoint: {e}") from e
+    return prepare_teacher(teacher, role)
 
 
-def prepare_teacher(teacher: nn.Module) -> nn.Module:
+def prepare_teacher(teacher: nn.Module, role: str = "teacher") -> nn.Module:
     """Make a detection model the frozen teacher yolokd runs: Conv+BN fused, eval mode, fp32, no grad."""
-    detect_head(teacher, "teacher")
+    detect_head(teacher, role)
     teacher = teacher.fuse(verbose=False).eval().float()
     teacher.requires_grad_(False)
     return teacher

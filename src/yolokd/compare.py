@@ -193,6 +193,7 @@ def compare(
 
     out = Path(project).resolve() / name
     out.mkdir(parents=True, exist_ok=True)
+    env = report.environment(seed_list)  # the code and command this comparison starts with
     base = {"data": str(Path(data).resolve()), "project": str(out), "exist_ok": True, **common}
     val_args = {k: base[k] for k in VAL_KEYS if k in base}
     total = len(method_list) * len(seed_list) + 1
@@ -248,6 +249,8 @@ def compare(
             )
             report.write_tables(out, teacher_rec, runs, labels, settings)
 
-    report.write_all(out, teacher_rec, runs, labels, settings, imgsz=int(base.get("imgsz", 640)), examples=examples)
+    report.write_all(
+        out, teacher_rec, runs, labels, settings, env, imgsz=int(base.get("imgsz", 640)), examples=examples
+    )
     print((out / "table.md").read_text(encoding="utf-8"), flush=True)
     return out

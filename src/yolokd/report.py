@@ -329,12 +329,18 @@ def plot_examples(
 
 
 def write_all(
-    out: Path, teacher: dict, runs: list[dict], labels: list[str], settings: dict[str, Any], imgsz: int, examples: int
+    out: Path,
+    teacher: dict,
+    runs: list[dict],
+    labels: list[str],
+    settings: dict[str, Any],
+    env: dict[str, Any],
+    imgsz: int,
+    examples: int,
 ) -> None:
     """The complete report: tables, summary.json, env.json, map.png and examples.png."""
     rows = write_tables(out, teacher, runs, labels, settings)
-    seeds = sorted({r["seed"] for r in runs})
-    (out / "env.json").write_text(json.dumps(environment(seeds), indent=2) + "\n")
+    (out / "env.json").write_text(json.dumps(env, indent=2) + "\n")
     plot_map(out, rows, runs, out / "map.png")
     if examples > 0:
         first = {r["label"]: r["weights"] for r in sorted(runs, key=lambda r: r["seed"], reverse=True)}

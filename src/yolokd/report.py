@@ -283,7 +283,7 @@ def _val_images(data: str, n: int) -> list[Path]:
 
 
 def plot_examples(
-    data: str, columns: list[tuple[str, str]], imgsz: int, n: int, path: Path, device: Any = None
+    data: str, columns: list[tuple[str, str]], imgsz: int, n: int, path: Path, note: str = "", device: Any = None
 ) -> None:
     """Grid like the paper's Fig. 2: the same validation images with ground truth and each model's detections.
 
@@ -322,7 +322,7 @@ def plot_examples(
                 ax.add_patch(plt.Rectangle((x1, y1), x2 - x1, y2 - y1, fill=False, color=color, lw=1))
             ax.set_title(f"{title} ({len(boxes)})" if i == 0 else f"({len(boxes)})", fontsize=9)
             ax.axis("off")
-    fig.suptitle("validation images: ground truth (green) and detections at conf ≥ 0.25 (orange), seed of first run")
+    fig.suptitle(f"validation images: ground truth (green), detections at conf ≥ 0.25 (orange); {note}")
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     plt.close(fig)
@@ -345,4 +345,5 @@ def write_all(
     if examples > 0:
         first = {r["label"]: r["weights"] for r in sorted(runs, key=lambda r: r["seed"], reverse=True)}
         columns = [("teacher", teacher["weights"])] + [(m, first[m]) for m in labels if m in first]
-        plot_examples(settings["data"], columns, imgsz, examples, out / "examples.png", settings.get("device"))
+        note = f"students of seed {min(r['seed'] for r in runs)}"
+        plot_examples(settings["data"], columns, imgsz, examples, out / "examples.png", note, settings.get("device"))

@@ -122,3 +122,28 @@ def test_report_numbers_by_hand(tmp_path, teacher):
     table = (tmp_path / "table.md").read_text()
     assert "| cwd | 11.14 |" in table and "0.270 ± 0.026" in table and "+0.050 [+0.025, +0.075] *" in table
     assert "| 13 % |" in table  # gap closed (0.27 - 0.22) / 0.38
+
+
+def test_compare_killed_mid_run_resumes(data, teacher, runs):
+    """kill -9 during a student run; the same command resumes that run from its last.pt and completes."""
+    import os
+    import signal
+    import time
+    from pathlib import Path
+
+    yolokd = str(Path(sys.executable).with_name("yolokd"))
+    args = [f"{k}={v}" for k, v in ARGS.items()]
+    cmd = [yolokd, "compare", f"data={data}", f"teacher={teacher}", "methods=cwd", "seeds=1", "epochs=3",
+           f"project={runs}", "name=cmp-killed", "examples=0", *args]  # fmt: skip
+    last = runs / "cmp-killed" / "cwd-s0" / "weights" / "last.pt"
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    deadline = time.time() + 300
+    while not last.exists() and proc.poll() is None and time.time() < deadline:
+        time.sleep(0.05)
+    os.killpg(proc.pid, signal.SIGKILL)  # the cwd run is mid-way through epoch 2
+    proc.wait()
+    assert proc.returncode == -signal.SIGKILL, "the comparison finished before it could be killed"
+    r = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
+    assert "none seed 0 (reused)" in r.stdout and "cwd seed 0 (resumed)" in r.stdout
+    assert (runs / "cmp-killed" / "table.md").is_file()

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The real-data benchmark of issues 3 and 4, CPU-sized: YOLOv8s teacher -> YOLOv8n students on the
 # tree-crown tiles at 320 px, 3 seeds, the four methods plus the attention variants shared and teacher.
-# Usage: bash benchmarks/trees.sh [WORKDIR]   (about 2 hours on 2 CPU cores, teacher included; re-run to resume)
+# Usage: bash benchmarks/trees.sh [WORKDIR]   (about 100 min on 2 CPU cores, teacher included; re-run to resume)
 # The report is copied to benchmarks/results/trees_cpu/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -17,6 +17,6 @@ if [ ! -f "$W/teacher-v8s/weights/best.pt" ]; then
 fi
 $Y compare data="$W/trees/data.yaml" teacher="$W/teacher-v8s/weights/best.pt" student=yolov8n.yaml \
   methods=none,cwd,cwd_attn,native,cwd_attn:shared,cwd_attn:teacher \
-  seeds=3 epochs=40 recipe=paper imgsz=320 batch=8 nbs=8 plots=False project="$W" name=trees-v8s-v8n
+  seeds=3 epochs=30 recipe=paper imgsz=320 batch=8 nbs=8 plots=False project="$W" name=trees-v8s-v8n
 mkdir -p benchmarks/results/trees_cpu
 cp "$W"/trees-v8s-v8n/{table.md,table.csv,summary.json,env.json,map.png,examples.png} benchmarks/results/trees_cpu/

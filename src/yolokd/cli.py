@@ -31,7 +31,7 @@ modes:
               data trees out=DIR           aerial tree crowns (DeepForest's annotations, fetched with pip)
               data voc annotations=DIR out=DIR [images=DIR tile=400 classes=a,b val_every=3 min_visible=0.5]
               data template name=pothole|safety|scooter out=DIR   empty layout + data.yaml of the paper's tasks
-  attention heat maps of the spatial attention per level, teacher vs student, one PNG per image:
+  attention  heat maps of the spatial attention per level, teacher vs student, one PNG per image:
               model=runs/.../weights/best.pt source=image.jpg|DIR out=DIR [teacher=teacher.pt imgsz=640]
   demo      CPU-sized compare on the tree data (about 15 minutes on 2 cores), prints the table
   settings  print yolokd's settings with their types and defaults

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The real-data benchmark of issues 3 and 4, CPU-sized: YOLOv8s teacher -> YOLOv8n students on the
-# tree-crown tiles at 320 px, 3 seeds, the four methods plus the attention variants shared and teacher.
+# tree-crown tiles at 320 px, 3 seeds, the four methods plus the attention variants shared, shared_norm and teacher.
 # Usage: bash benchmarks/trees.sh [WORKDIR]   (about 100 min on 2 CPU cores, teacher included; re-run to resume)
 # The report is copied to benchmarks/results/trees_cpu/.
 set -euo pipefail
@@ -16,7 +16,7 @@ if [ ! -f "$W/teacher-v8s/weights/best.pt" ]; then
     "${RECIPE[@]}" project="$W" name=teacher-v8s exist_ok=True
 fi
 $Y compare data="$W/trees/data.yaml" teacher="$W/teacher-v8s/weights/best.pt" student=yolov8n.yaml \
-  methods=none,cwd,cwd_attn,native,cwd_attn:shared,cwd_attn:teacher \
-  seeds=3 epochs=30 recipe=paper imgsz=320 batch=8 nbs=8 plots=False project="$W" name=trees-v8s-v8n
+  methods=none,cwd,cwd_attn,native,cwd_attn:shared,cwd_attn:shared_norm,cwd_attn:teacher \
+  seeds=3 epochs=40 recipe=paper imgsz=320 batch=8 nbs=8 plots=False project="$W" name=trees-v8s-v8n
 mkdir -p benchmarks/results/trees_cpu
 cp "$W"/trees-v8s-v8n/{table.md,table.csv,summary.json,env.json,map.png,examples.png} benchmarks/results/trees_cpu/

@@ -17,6 +17,7 @@ if [ ! -f "$W/teacher-v8s/weights/best.pt" ]; then
 fi
 $Y compare data="$W/trees/data.yaml" teacher="$W/teacher-v8s/weights/best.pt" student=yolov8n.yaml \
   methods=none,cwd,cwd_attn,native,cwd_attn:shared,cwd_attn:shared_norm,cwd_attn:teacher \
-  seeds=3 epochs=40 recipe=paper imgsz=320 batch=8 nbs=8 plots=False project="$W" name=trees-v8s-v8n
+  seeds=3 epochs=40 recipe=paper imgsz=320 batch=8 nbs=8 plots=False examples_conf=0.1 \
+  project="$W" name=trees-v8s-v8n
 mkdir -p benchmarks/results/trees_cpu
 cp "$W"/trees-v8s-v8n/{table.md,table.csv,summary.json,env.json,map.png,examples.png} benchmarks/results/trees_cpu/

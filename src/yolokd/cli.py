@@ -26,7 +26,8 @@ modes:
   compare   the paper's experiment: teacher + one student per method and seed, same recipe, one report
               data=data.yaml teacher=teacher.pt (or teacher=yolov8s.yaml teacher_epochs=50) student=yolov8n.yaml
               methods=none,cwd,cwd_attn,native (variants: cwd_attn:shared|student|teacher) seeds=3 epochs=100
-              recipe=default|paper project=runs/compare name=compare examples=4, plus any train argument
+              recipe=default|paper project=runs/compare name=compare examples=4 examples_conf=0.25,
+              plus any train argument
   data      prepare a YOLO dataset:
               data trees out=DIR           aerial tree crowns (DeepForest's annotations, fetched with pip)
               data voc annotations=DIR out=DIR [images=DIR tile=400 classes=a,b val_every=3 min_visible=0.5]

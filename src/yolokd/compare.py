@@ -161,6 +161,7 @@ def compare(
     project: str = "runs/compare",
     name: str = "compare",
     examples: int = 4,
+    examples_conf: float = 0.25,
     **train_args: Any,
 ) -> Path:
     """Run the comparison and write its report; return the comparison folder.
@@ -168,7 +169,8 @@ def compare(
     ``teacher`` is a trained ``.pt`` used as is, or (with ``teacher_epochs=``) a ``.yaml`` or ``.pt`` that
     is trained first under the same recipe. ``train_args`` (any Ultralytics train argument or yolokd
     ``kd_*`` setting) apply to every run; ``recipe=paper`` presets Adam, lr0 0.001, momentum 0.9, tau 0.5,
-    weight 1 (explicit arguments win).
+    weight 1 (explicit arguments win). ``examples`` validation images are drawn in examples.png with
+    detections at confidence >= ``examples_conf`` (lower it for weakly trained models).
     """
     from yolokd import report
 
@@ -250,7 +252,15 @@ def compare(
             report.write_tables(out, teacher_rec, runs, labels, settings)
 
     report.write_all(
-        out, teacher_rec, runs, labels, settings, env, imgsz=int(base.get("imgsz", 640)), examples=examples
+        out,
+        teacher_rec,
+        runs,
+        labels,
+        settings,
+        env,
+        imgsz=int(base.get("imgsz", 640)),
+        examples=examples,
+        examples_conf=examples_conf,
     )
     print((out / "table.md").read_text(encoding="utf-8"), flush=True)
     return out

@@ -283,11 +283,18 @@ def _val_images(data: str, n: int) -> list[Path]:
 
 
 def plot_examples(
-    data: str, columns: list[tuple[str, str]], imgsz: int, n: int, path: Path, note: str = "", device: Any = None
+    data: str,
+    columns: list[tuple[str, str]],
+    imgsz: int,
+    n: int,
+    path: Path,
+    note: str = "",
+    conf: float = 0.25,
+    device: Any = None,
 ) -> None:
     """Grid like the paper's Fig. 2: the same validation images with ground truth and each model's detections.
 
-    ``columns`` is [(title, weights)]; boxes are drawn at confidence >= 0.25.
+    ``columns`` is [(title, weights)]; detections are drawn at confidence >= ``conf``.
     """
     import matplotlib
 
@@ -302,7 +309,7 @@ def plot_examples(
         return
     preds = {}
     for title, weights in columns:
-        results = YOLO(weights).predict([str(p) for p in images], imgsz=imgsz, conf=0.25, verbose=False, device=device)
+        results = YOLO(weights).predict([str(p) for p in images], imgsz=imgsz, conf=conf, verbose=False, device=device)
         preds[title] = [r.boxes.xyxy.cpu().numpy() for r in results]
     ncol = len(columns) + 1
     fig, axes = plt.subplots(len(images), ncol, figsize=(3 * ncol, 3 * len(images)), squeeze=False)
@@ -322,8 +329,8 @@ def plot_examples(
                 ax.add_patch(plt.Rectangle((x1, y1), x2 - x1, y2 - y1, fill=False, color=color, lw=1))
             ax.set_title(f"{title} ({len(boxes)})" if i == 0 else f"({len(boxes)})", fontsize=9)
             ax.axis("off")
-    fig.suptitle(f"validation images: ground truth (green), detections at conf ≥ 0.25 (orange); {note}")
-    fig.tight_layout()
+    fig.suptitle(f"validation images: ground truth (green), detections at conf ≥ {conf:g} (orange); {note}")
+    fig.tight_layout(rect=(0, 0, 1, 0.97))
     fig.savefig(path, dpi=100)
     plt.close(fig)
 
@@ -337,6 +344,7 @@ def write_all(
     env: dict[str, Any],
     imgsz: int,
     examples: int,
+    examples_conf: float = 0.25,
 ) -> None:
     """The complete report: tables, summary.json, env.json, map.png and examples.png."""
     rows = write_tables(out, teacher, runs, labels, settings)
@@ -346,4 +354,13 @@ def write_all(
         first = {r["label"]: r["weights"] for r in sorted(runs, key=lambda r: r["seed"], reverse=True)}
         columns = [("teacher", teacher["weights"])] + [(m, first[m]) for m in labels if m in first]
         note = f"students of seed {min(r['seed'] for r in runs)}"
-        plot_examples(settings["data"], columns, imgsz, examples, out / "examples.png", note, settings.get("device"))
+        plot_examples(
+            settings["data"],
+            columns,
+            imgsz,
+            examples,
+            out / "examples.png",
+            note,
+            examples_conf,
+            settings.get("device"),
+        )

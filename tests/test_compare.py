@@ -88,6 +88,10 @@ def test_compare_end_to_end(data, teacher, runs, capsys):
 
     with pytest.raises(SettingsError, match=r"other settings \(lr0: \(default\) -> 0.02\)"):
         compare(**{**kw, "lr0": 0.02})
+    args = out / "cwd-s0" / "args.yaml"  # as if the run had been made when yolokd's default tau was 1.0
+    args.write_text(args.read_text().replace("kd_tau: 0.5", "kd_tau: 1.0"))
+    with pytest.raises(SettingsError, match=r"other yolokd settings \(kd_tau: 1.0 -> 0.5\)"):
+        compare(**kw)
 
 
 def test_cli_compare_errors():

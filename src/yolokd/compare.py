@@ -88,6 +88,30 @@ def _finished(last: Path) -> bool:
     return torch.load(last, map_location="cpu", weights_only=False).get("epoch") == -1
 
 
+RELEVANT = {  # the yolokd settings that change what a method trains
+    "cwd": ("kd_tau", "kd_weight", "kd_softmax"),
+    "cwd_attn": ("kd_tau", "kd_weight", "kd_softmax", "kd_attn_mode", "kd_spatial_kernel", "kd_channel_reduction"),
+}
+
+
+def _check_kd_defaults(run_dir: Path, overrides: dict[str, Any]) -> None:
+    """Refuse to reuse a run whose yolokd settings, defaults included (args.yaml), differ from this one's."""
+    import yaml
+
+    keys = RELEVANT.get(overrides.get("kd_method", "none"), ())
+    args_file = run_dir / "args.yaml"
+    if not keys or not args_file.is_file():
+        return
+    saved = yaml.safe_load(args_file.read_text())
+    now = check_kd_settings({k: v for k, v in overrides.items() if k in KD_DEFAULTS}, require_teacher=False)
+    changed = [f"{k}: {saved.get(k)} -> {now[k]}" for k in keys if k in saved and saved[k] != now[k]]
+    if changed:
+        raise SettingsError(
+            f"'{run_dir}' was trained with other yolokd settings ({', '.join(changed)}); "
+            "pass a new name= or delete that folder"
+        )
+
+
 def train_run(run_dir: Path, overrides: dict[str, Any], log) -> str:
     """Train (or resume, or reuse) the Ultralytics run ``run_dir`` with ``overrides``; return what was done."""
     from yolokd.trainer import distill
@@ -102,6 +126,7 @@ def train_run(run_dir: Path, overrides: dict[str, Any], log) -> str:
             raise SettingsError(
                 f"'{run_dir}' was trained with other settings ({diffs}); pass a new name= or delete that folder"
             )
+    _check_kd_defaults(run_dir, overrides)
     if last.is_file() and _finished(last):
         return "reused"
     if last.is_file():
@@ -220,7 +245,14 @@ def compare(
 
     runs: list[dict[str, Any]] = []
     labels = [m for m, _ in method_list]
-    settings = {"student": student, "epochs": epochs, "recipe": recipe, **base}
+    resolved = check_kd_settings(kd_common, require_teacher=False)
+    settings = {
+        "student": student,
+        "epochs": epochs,
+        "recipe": recipe,
+        "cwd_attn_mode": resolved["kd_attn_mode"],
+        **base,
+    }
     for seed in seed_list:  # seed-major order: an interrupted comparison already has whole seeds
         for label, kd in method_list:
             i = next(step)

@@ -154,7 +154,7 @@ def write_tables(out: Path, teacher: dict, runs: list[dict], labels: list[str], 
         f"# yolokd compare: {out.name}\n\n"
         f"data `{settings.get('data')}` ({val_boxes} validation boxes) · {settings.get('epochs')} epochs · "
         f"imgsz {imgsz} · seeds {','.join(map(str, seeds))} · student `{settings.get('student')}` · "
-        f"teacher `{teacher['model']}`\n\n"
+        f"teacher `{teacher['model']}` · `cwd_attn` = kd_attn_mode `{settings.get('cwd_attn_mode')}`\n\n"
     )
     lines = [
         "| model | params (M) | GFLOPs | mAP50 | mAP50-95 | Δ mAP50 vs none [95% CI] | Δ mAP50-95 vs none [95% CI] "

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 import subprocess
 import sys
 
@@ -77,13 +78,13 @@ def test_compare_end_to_end(data, teacher, runs, capsys):
     env = json.loads((out / "env.json").read_text())
     assert env["seeds"] == [0] and env["versions"]["ultralytics"] == "8.4.190"
 
-    best = {r["label"]: (r["weights"], __import__("os").stat(r["weights"]).st_mtime_ns) for r in summary["runs"]}
+    best = {r["label"]: (r["weights"], os.stat(r["weights"]).st_mtime_ns) for r in summary["runs"]}
     (out / "cwd-s0" / "metrics.json").unlink()  # as if the previous call died after training, before its evaluation
     capsys.readouterr()
     compare(**kw)  # the same command again: nothing retrained
     log = capsys.readouterr().out
     assert "none seed 0 (reused)" in log and "cwd seed 0 (reused)" in log
-    assert all(__import__("os").stat(w).st_mtime_ns == t for w, t in best.values())
+    assert all(os.stat(w).st_mtime_ns == t for w, t in best.values())
     assert (out / "cwd-s0" / "metrics.json").is_file()
 
     with pytest.raises(SettingsError, match=r"other settings \(lr0: \(default\) -> 0.02\)"):

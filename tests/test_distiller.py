@@ -108,6 +108,7 @@ def test_loss_path_never_syncs_host_and_device():
     import inspect
     import re
 
+    from yolokd.attention import mask_entropy
     from yolokd.losses.cwd import ChannelWiseDivergence
     from yolokd.trainer import KDCriterion, _GradGate
 
@@ -118,6 +119,7 @@ def test_loss_path_never_syncs_host_and_device():
         FeatureDistiller.forward,
         FeatureDistiller.attend,
         FeatureDistiller._record,
+        mask_entropy,
         ChannelWiseDivergence.forward,
         FeatureRecorder.__call__,
     ]

@@ -207,7 +207,7 @@ def compare(
     method_list, seed_list = parse_methods(methods), parse_seeds(seeds)
     common = {**RECIPES[recipe], **train_args}
     kd_common = {k: v for k, v in common.items() if k in KD_DEFAULTS}
-    check_kd_settings(kd_common, require_teacher=False)
+    resolved = check_kd_settings(kd_common, require_teacher=False)
     split_settings({**common, "data": data, "epochs": epochs, "kd_method": "none"})  # fail before any training
     train_teacher = teacher_epochs is not None
     if not train_teacher and not (str(teacher).endswith(".pt") and Path(teacher).is_file()):
@@ -245,7 +245,6 @@ def compare(
 
     runs: list[dict[str, Any]] = []
     labels = [m for m, _ in method_list]
-    resolved = check_kd_settings(kd_common, require_teacher=False)
     settings = {
         "student": student,
         "epochs": epochs,

@@ -22,13 +22,18 @@ applied to the student; ``pop_stats()`` returns the epoch's means (they go to re
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 
 import torch
 from torch import Tensor, nn
 
-from yolokd.attention import ChannelAttention, SpatialAttention, teacher_channel_weights, teacher_spatial_mask
+from yolokd.attention import (
+    ChannelAttention,
+    SpatialAttention,
+    mask_entropy,
+    teacher_channel_weights,
+    teacher_spatial_mask,
+)
 from yolokd.losses import ChannelWiseDivergence
 
 ATTENTION_MODES = ("none", "shared", "shared_norm", "student", "teacher")
@@ -125,9 +130,7 @@ class FeatureDistiller(nn.Module):
     def _record(self, level: int, w: Tensor, m: Tensor) -> None:
         if not self.training:
             return
-        p = m.flatten(1).float()  # (N, H*W)
-        p = p / p.sum(dim=1, keepdim=True).clamp_min(1e-12)
-        entropy = -(p * p.clamp_min(1e-12).log()).sum(dim=1) / max(math.log(p.shape[1]), 1e-12)
+        entropy = mask_entropy(m)  # (N,)
         row = torch.stack([m.float().mean(), entropy.mean(), w.float().mean(), torch.ones_like(entropy[0])])
         if self._stats is None or self._stats.device != row.device:
             self._stats = torch.zeros(len(self.adapters), 4, device=row.device)

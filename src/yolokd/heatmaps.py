@@ -12,7 +12,6 @@ as a mean near 0 or an entropy near 1 everywhere.
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +19,7 @@ import numpy as np
 import torch
 import yaml
 
-from yolokd.attention import teacher_spatial_mask
+from yolokd.attention import mask_entropy, teacher_spatial_mask
 from yolokd.cfg import SettingsError
 from yolokd.distiller import FeatureDistiller
 from yolokd.recorder import FeatureRecorder
@@ -47,11 +46,6 @@ def _learned_distiller(model: Path, args: dict, s_ch: list[int], t_ch: list[int]
     )
     d.load_state_dict(torch.load(state, map_location="cpu", weights_only=True)["distiller"])
     return d.eval()
-
-
-def _entropy(m: torch.Tensor) -> float:
-    p = m.flatten() / m.sum().clamp_min(1e-12)
-    return float(-(p * p.clamp_min(1e-12).log()).sum() / max(math.log(p.numel()), 1e-12))
 
 
 def _images(source: Path) -> list[Path]:
@@ -111,7 +105,9 @@ def attention_maps(
                 ax.imshow(boxed)
                 vmax = max(1.0, float(m.max()))  # masks in (0, 1); mean-1 masks may exceed 1
                 ax.imshow(m.numpy(), cmap="jet", alpha=0.5, vmin=0, vmax=vmax, extent=(0, imgsz, imgsz, 0))
-                ax.set_title(f"P{i + 3} {name}: mean {m.mean():.2f}, entropy {_entropy(m):.2f}", fontsize=8)
+                ax.set_title(
+                    f"P{i + 3} {name}: mean {m.mean():.2f}, entropy {float(mask_entropy(m[None])[0]):.2f}", fontsize=8
+                )
                 ax.axis("off")
         fig.suptitle(f"{path.name}: spatial attention, teacher vs student", fontsize=10)
         fig.tight_layout()

@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import json
 import math
+import os
 import platform
 import shlex
 import statistics
@@ -227,7 +228,7 @@ def environment(seeds: list[int]) -> dict[str, Any]:
         "git_dirty": bool(dirty) if dirty is not None else None,
         "python": platform.python_version(),
         "platform": platform.platform(),
-        "cpu_count": __import__("os").cpu_count(),
+        "cpu_count": os.cpu_count(),
         "gpu": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
         "versions": {
             "yolokd": yolokd.__version__,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from yolokd.attention.channel import ChannelAttention
-from yolokd.attention.guided import teacher_channel_weights, teacher_spatial_mask
+from yolokd.attention.guided import mask_entropy, teacher_channel_weights, teacher_spatial_mask
 from yolokd.attention.spatial import SpatialAttention
 
-__all__ = ["ChannelAttention", "SpatialAttention", "teacher_channel_weights", "teacher_spatial_mask"]
+__all__ = ["ChannelAttention", "SpatialAttention", "mask_entropy", "teacher_channel_weights", "teacher_spatial_mask"]

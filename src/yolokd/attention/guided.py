@@ -9,6 +9,8 @@ like the learnable modules they replace.
 
 from __future__ import annotations
 
+import math
+
 from torch import Tensor
 
 
@@ -29,3 +31,11 @@ def teacher_channel_weights(teacher: Tensor) -> Tensor:
     """(N, C, 1, 1) weights from the teacher's mean absolute activation per channel (detached)."""
     t = teacher.detach().float()
     return _squash(t.abs().mean(dim=(2, 3), keepdim=True), dims=(1,))
+
+
+def mask_entropy(mask: Tensor) -> Tensor:
+    """(N,) entropy of each mask (N, ...) taken as a distribution over its positions, divided by its
+    maximum log(positions): 1 for a uniform mask, near 0 for one concentrated on a single position."""
+    p = mask.flatten(1).float()  # (N, positions)
+    p = p / p.sum(dim=1, keepdim=True).clamp_min(1e-12)
+    return -(p * p.clamp_min(1e-12).log()).sum(dim=1) / max(math.log(p.shape[1]), 1e-12)

@@ -77,35 +77,30 @@ def _only(args: dict[str, Any], allowed: set[str], mode: str) -> dict[str, Any]:
 
 
 def data(rest: list[str]) -> None:
-    from yolokd.data.voc import DatasetError
-
     kind, args = (rest[0], parse_args(rest[1:])) if rest else ("", {})
     if "out" not in args:
         raise SettingsError("yolokd data needs out=DIR, e.g. 'yolokd data trees out=datasets/trees'")
-    try:
-        if kind == "trees":
-            from yolokd.data.trees import make_trees
+    if kind == "trees":
+        from yolokd.data.trees import make_trees
 
-            path = make_trees(**_only(args, {"out", "wheel", "cache"}, "data trees"))
-        elif kind == "voc":
-            from yolokd.data.voc import convert_voc
+        path = make_trees(**_only(args, {"out", "wheel", "cache"}, "data trees"))
+    elif kind == "voc":
+        from yolokd.data.voc import convert_voc
 
-            if "annotations" not in args:
-                raise SettingsError("yolokd data voc needs annotations=DIR (a folder of Pascal-VOC .xml files)")
-            if isinstance(args.get("classes"), str):
-                args["classes"] = [c.strip() for c in args["classes"].split(",") if c.strip()]
-            allowed = {"annotations", "images", "out", "tile", "classes", "val_every", "min_visible"}
-            path = convert_voc(**_only(args, allowed, "data voc"))
-        elif kind == "template":
-            from yolokd.data.templates import write_template
+        if "annotations" not in args:
+            raise SettingsError("yolokd data voc needs annotations=DIR (a folder of Pascal-VOC .xml files)")
+        if isinstance(args.get("classes"), str):
+            args["classes"] = [c.strip() for c in args["classes"].split(",") if c.strip()]
+        allowed = {"annotations", "images", "out", "tile", "classes", "val_every", "min_visible"}
+        path = convert_voc(**_only(args, allowed, "data voc"))
+    elif kind == "template":
+        from yolokd.data.templates import write_template
 
-            if "name" not in args:
-                raise SettingsError("yolokd data template needs name=pothole|safety|scooter")
-            path = write_template(**_only(args, {"name", "out"}, "data template"))
-        else:
-            raise SettingsError(f"unknown dataset '{kind}'; use 'yolokd data trees|voc|template ...'")
-    except DatasetError as e:
-        raise SettingsError(str(e)) from None
+        if "name" not in args:
+            raise SettingsError("yolokd data template needs name=pothole|safety|scooter")
+        path = write_template(**_only(args, {"name", "out"}, "data template"))
+    else:
+        raise SettingsError(f"unknown dataset '{kind}'; use 'yolokd data trees|voc|template ...'")
     print(f"yolokd: dataset ready: {path}")
 
 

@@ -21,12 +21,16 @@ from pathlib import Path
 import yaml
 from PIL import Image
 
+from yolokd.cfg import SettingsError
+
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp")
 Image.MAX_IMAGE_PIXELS = None  # aerial mosaics are legitimately large
 
 
-class DatasetError(ValueError):
-    """The input annotations or images cannot be converted; the message says what to fix."""
+class DatasetError(SettingsError):
+    """The input annotations or images cannot be converted; the message says what to fix.
+
+    A SettingsError, so every command (data, demo, compare) reports it as one line, exit code 2."""
 
 
 @dataclass(frozen=True)

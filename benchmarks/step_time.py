@@ -33,9 +33,11 @@ from ultralytics.nn.distill_model import DistillationModel
 from ultralytics.nn.tasks import DetectionModel
 from ultralytics.utils.torch_utils import autocast
 
-from yolokd.distiller import FeatureDistiller
+from yolokd.cfg import check_kd_settings
+from yolokd.criterion import KDCriterion
+from yolokd.distiller import Outputs, build_distiller
 from yolokd.recorder import FeatureRecorder, probe_features
-from yolokd.trainer import KDCriterion, detect_head, prepare_teacher
+from yolokd.trainer import TeacherRunner, detect_head, prepare_teacher, student_outputs
 
 
 def make_batch(n: int, imgsz: int, nc: int, device: torch.device, seed: int = 0) -> dict:
@@ -93,16 +95,16 @@ def main() -> None:
     recorder = FeatureRecorder(yk_teacher, detect_head(yk_teacher, "teacher"))
     s_ch = [s[1] for s in probe_features(student0, detect_head(student0, "student"), 128)]
     t_ch = [s[1] for s in probe_features(yk_teacher, detect_head(yk_teacher, "teacher"), 128)]
+    kd_settings = check_kd_settings({"kd_tau": 0.5, "kd_attn_mode": "student"}, require_teacher=False)
 
     def trainable(method):
         student = deepcopy(student0)
         params = list(student.parameters())
         crit = student.init_criterion()
         if method in ("cwd", "cwd_attn"):
-            distiller = FeatureDistiller(s_ch, t_ch, tau=0.5, attention="student" if method == "cwd_attn" else "none")
-            distiller = distiller.to(device)
+            distiller = build_distiller({**kd_settings, "kd_method": method}, s_ch, t_ch).to(device)
             params += list(distiller.parameters())
-            crit = KDCriterion(crit, recorder, distiller)
+            crit = KDCriterion(crit, TeacherRunner(yk_teacher, need_head=False), distiller, student_outputs)
         opt = torch.optim.SGD(params, lr=1e-4, momentum=0.9)
 
         def step():
@@ -139,12 +141,12 @@ def main() -> None:
         with torch.no_grad():
             s_feats = [f.detach() for f in student0(img)["feats"]]
             t_feats = recorder(img)
-        distiller = FeatureDistiller(s_ch, t_ch, tau=0.5, attention="student").to(device)
+        distiller = build_distiller({**kd_settings, "kd_method": "cwd_attn"}, s_ch, t_ch).to(device)
         leaves = [f.clone().requires_grad_(True) for f in s_feats]
 
         def step():
             with autocast(args.amp, device=device.type):
-                kd = distiller(leaves, t_feats)["kd_loss"]
+                kd = distiller(Outputs(leaves), Outputs(t_feats))["kd_loss"]
             kd.backward()
 
         return step

@@ -11,22 +11,23 @@ from __future__ import annotations
 import pytest
 import torch
 
-from yolokd.distiller import FeatureDistiller
+from yolokd.losses.feature import FeatureCWD
+from yolokd.losses.outputs import Outputs
 
 
-def train_attention_only(mode: str, steps: int = 200) -> tuple[float, float, FeatureDistiller]:
+def train_attention_only(mode: str, steps: int = 200) -> tuple[float, float, FeatureCWD]:
     torch.manual_seed(0)
-    student, teacher = [torch.randn(4, 16, 12, 12)], [torch.randn(4, 32, 12, 12) * 2]
-    d = FeatureDistiller([16], [32], tau=0.5, attention=mode)
-    before = d(student, teacher)["kd_loss"].item()
+    student, teacher = Outputs([torch.randn(4, 16, 12, 12)]), Outputs([torch.randn(4, 32, 12, 12) * 2])
+    d = FeatureCWD([16], [32], tau=0.5, attention=mode)
+    before = d(student, teacher).item()
     params = list(d.attention.parameters())
     if params:
         opt = torch.optim.Adam(params, lr=1e-2)
         for _ in range(steps):
             opt.zero_grad()
-            d(student, teacher)["kd_loss"].backward()
+            d(student, teacher).backward()
             opt.step()
-    return before, d(student, teacher)["kd_loss"].item(), d
+    return before, d(student, teacher).item(), d
 
 
 def test_shared_attention_collapses():
@@ -40,7 +41,7 @@ def test_mean_one_masks_do_not_collapse():
     before, after, d = train_attention_only("shared_norm")
     assert after > 0.5 * before
     d.train()
-    d([torch.randn(4, 16, 12, 12)], [torch.randn(4, 32, 12, 12) * 2])
+    d(Outputs([torch.randn(4, 16, 12, 12)]), Outputs([torch.randn(4, 32, 12, 12) * 2]))
     stats = d.pop_stats()
     assert stats["attn/l0_mask"] == pytest.approx(1.0) and stats["attn/l0_channel"] == pytest.approx(1.0)
     assert d.pop_stats() == {}  # reset after reading
@@ -51,7 +52,7 @@ def test_collapse_is_visible_in_the_statistics():
     _, _, student = train_attention_only("student")
     for d in (shared, student):
         d.train()
-        d([torch.randn(4, 16, 12, 12)], [torch.randn(4, 32, 12, 12) * 2])
+        d(Outputs([torch.randn(4, 16, 12, 12)]), Outputs([torch.randn(4, 32, 12, 12) * 2]))
     assert shared.pop_stats()["attn/l0_mask"] < 0.5 * student.pop_stats()["attn/l0_mask"]
 
 

@@ -10,7 +10,8 @@ import torch.distributed as dist
 import torch.multiprocessing as mp
 from conftest import TINY
 
-from yolokd.distiller import FeatureDistiller
+from yolokd.losses.feature import FeatureCWD
+from yolokd.losses.outputs import Outputs
 from yolokd.trainer import average_gradients
 
 S_CH, T_CH = (8, 16), (16, 16)
@@ -20,19 +21,19 @@ def _inputs(rank: int):
     g = torch.Generator().manual_seed(100 + rank)  # every rank sees different data
     s = [torch.randn(2, c, 8 // 2**i, 8 // 2**i, generator=g) for i, c in enumerate(S_CH)]
     t = [torch.randn(2, c, 8 // 2**i, 8 // 2**i, generator=g) for i, c in enumerate(T_CH)]
-    return s, t
+    return Outputs(s), Outputs(t)
 
 
-def _distiller() -> FeatureDistiller:
+def _distiller() -> FeatureCWD:
     torch.manual_seed(0)  # identical initial weights on every rank, as DDP broadcasts them
-    return FeatureDistiller(S_CH, T_CH, attention="student")
+    return FeatureCWD(S_CH, T_CH, attention="student")
 
 
 def _worker(rank: int, world: int, port: int, out: str) -> None:
     os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
     dist.init_process_group("gloo", rank=rank, world_size=world)
     d = _distiller()
-    d(*_inputs(rank))["kd_loss"].backward()
+    d(*_inputs(rank)).backward()
     average_gradients(list(d.parameters()))
     torch.save({n: p.grad for n, p in d.named_parameters()}, f"{out}/rank{rank}.pt")
     dist.destroy_process_group()
@@ -49,14 +50,14 @@ def test_gradients_of_train_only_modules_are_averaged_across_ranks(tmp_path):
     expected = {}
     for rank in range(2):  # the same computation, single-process, one rank's data at a time
         d = _distiller()
-        d(*_inputs(rank))["kd_loss"].backward()
+        d(*_inputs(rank)).backward()
         for n, p in d.named_parameters():
             expected[n] = expected.get(n, 0) + p.grad / 2
     grads = [torch.load(tmp_path / f"rank{r}.pt") for r in range(2)]
     for n, e in expected.items():
         assert torch.allclose(grads[0][n], e, atol=1e-6) and torch.equal(grads[0][n], grads[1][n])
     single = _distiller()
-    single(*_inputs(0))["kd_loss"].backward()
+    single(*_inputs(0)).backward()
     assert not torch.allclose(
         dict(single.named_parameters())["adapters.0.weight"].grad, grads[0]["adapters.0.weight"]
     )  # averaging changed something
@@ -64,7 +65,7 @@ def test_gradients_of_train_only_modules_are_averaged_across_ranks(tmp_path):
 
 def test_average_gradients_is_a_noop_without_process_group():
     d = _distiller()
-    d(*_inputs(0))["kd_loss"].backward()
+    d(*_inputs(0)).backward()
     before = {n: p.grad.clone() for n, p in d.named_parameters()}
     average_gradients(list(d.parameters()))
     assert all(torch.equal(before[n], p.grad) for n, p in d.named_parameters())

@@ -6,7 +6,10 @@ import pytest
 import torch
 from torch import nn
 
-from yolokd.distiller import ATTENTION_MODES, FeatureDistiller
+from yolokd.cfg import check_kd_settings
+from yolokd.distiller import ATTENTION_MODES, Outputs, build_distiller
+from yolokd.losses.cwd import ChannelWiseDivergence
+from yolokd.losses.feature import FeatureCWD
 from yolokd.recorder import FeatureRecorder, probe_features
 
 S_CH, T_CH = (8, 16, 32), (16, 32, 32)
@@ -18,41 +21,69 @@ def feats(channels, seed):
     return [torch.randn(2, c, h, w, generator=g) for c, (h, w) in zip(channels, SIZES)]
 
 
+def outputs(channels, seed, nc=2, reg_max=4):
+    """Outputs with features and anchor-flattened head outputs over the three SIZES levels."""
+    g = torch.Generator().manual_seed(seed)
+    a = sum(h * w for h, w in SIZES)
+    return Outputs(
+        [f.requires_grad_(True) for f in feats(channels, seed)],
+        torch.randn(2, nc, a, generator=g).requires_grad_(True),
+        torch.randn(2, 4 * reg_max, a, generator=g).requires_grad_(True),
+    )
+
+
+def settings(**kd):
+    return check_kd_settings(kd, require_teacher=False)
+
+
 @pytest.mark.parametrize("mode", ATTENTION_MODES)
-def test_named_parts_and_gradients(mode):
-    d = FeatureDistiller(S_CH, T_CH, tau=0.5, weight=2.0, attention=mode)
-    student = [f.requires_grad_(True) for f in feats(S_CH, 0)]
-    teacher = [f.requires_grad_(True) for f in feats(T_CH, 1)]
+def test_feature_term_sums_levels_and_sends_gradient_only_to_the_student(mode):
+    d = FeatureCWD(S_CH, T_CH, tau=0.5, attention=mode)
+    student, teacher = outputs(S_CH, 0), outputs(T_CH, 1)
+    loss = d(student, teacher)
+    d_none = FeatureCWD(S_CH, T_CH, tau=0.5)
+    d_none.adapters.load_state_dict(d.adapters.state_dict())
+    if mode == "none":  # the term is the sum of the per-level CWD of the adapted student
+        cwd = ChannelWiseDivergence(0.5)
+        expected = sum(cwd(a(s), t) for a, s, t in zip(d.adapters, student.feats, teacher.feats))
+        assert loss.item() == pytest.approx(expected.item(), rel=1e-6)
+    loss.backward()
+    assert all(s.grad is not None and s.grad.abs().sum() > 0 for s in student.feats)
+    assert all(t.grad is None for t in teacher.feats) and teacher.scores.grad is None  # never the teacher
+    assert all(p.grad is not None for p in d.parameters())
+
+
+def test_distiller_weights_terms_scales_them_and_sums_them():
+    kd = settings(kd_method="cwd_attn", kd_attn_mode="score", kd_weight=2.0, kd_cls=0.5, kd_box=3.0)
+    d = build_distiller(kd, S_CH, T_CH, reg_max=4)
+    assert list(d.terms) == ["kd_cwd", "kd_cls", "kd_box"] and d.needs_head
+    student, teacher = outputs(S_CH, 0), outputs(T_CH, 1)
+    raw = {name: term(student, teacher).item() for name, term in d.terms.items()}
+    d.set_epoch(9, 10, "cosine")  # the last distilling epoch of a cosine schedule: 0.1 of the weights
     parts = d(student, teacher)
-    assert set(parts) == {"kd_l0", "kd_l1", "kd_l2", "kd_loss"}
-    assert parts["kd_loss"].item() == pytest.approx(2.0 * sum(parts[f"kd_l{i}"].item() for i in range(3)), rel=1e-6)
-    parts["kd_loss"].backward()
-    assert all(s.grad is not None and s.grad.abs().sum() > 0 for s in student)
-    assert all(t.grad is None for t in teacher)  # the teacher never receives gradient
-    learnable = [p for p in d.parameters()]
-    assert all(p.grad is not None for p in learnable)
+    for name, w in (("kd_cwd", 2.0), ("kd_cls", 0.5), ("kd_box", 3.0)):
+        assert parts[name].item() == pytest.approx(0.1 * w * raw[name], rel=1e-5)
+    assert parts["kd_loss"].item() == pytest.approx(sum(parts[n].item() for n in d.terms), rel=1e-6)
+    stats = d.pop_stats()  # the effective weights of the epoch, and the score mask's statistics
+    assert {k: stats[k] for k in ("kd/w_cwd", "kd/w_cls", "kd/w_box")} == pytest.approx(
+        {"kd/w_cwd": 0.2, "kd/w_cls": 0.05, "kd/w_box": 0.3}
+    )
+    assert stats["attn/l0_mask"] == pytest.approx(1.0) and 0 < stats["attn/l0_entropy"] < 1
 
 
-def test_adapters_only_where_widths_differ():
-    d = FeatureDistiller(S_CH, T_CH)
-    assert isinstance(d.adapters[0], nn.Conv2d) and d.adapters[0].kernel_size == (1, 1)
-    assert isinstance(d.adapters[2], nn.Identity)  # 32 -> 32
-
-
-def test_attention_modes_own_the_expected_parameters():
-    count = {
-        m: sum(p.numel() for p in FeatureDistiller(S_CH, T_CH, attention=m).attention.parameters())
-        for m in ATTENTION_MODES
-    }
-    assert count["none"] == count["teacher"] == 0
-    assert count["shared"] == count["student"] > 0
-
-
-def test_rejects_level_mismatch_and_unknown_mode():
-    with pytest.raises(ValueError, match="feature levels"):
-        FeatureDistiller((8, 16), (16, 32, 64))
-    with pytest.raises(ValueError, match="attention"):
-        FeatureDistiller(S_CH, T_CH, attention="both")
+@pytest.mark.parametrize(
+    ("kd", "terms"),
+    [
+        ({"kd_method": "cwd"}, ["kd_cwd"]),
+        ({"kd_method": "cwd_attn", "kd_box": 1.0}, ["kd_cwd", "kd_box"]),
+        ({"kd_method": "response", "kd_cls": 1.0}, ["kd_cls"]),
+        ({"kd_method": "none", "kd_cls": 1.0}, []),  # none stays the plain student whatever else is set
+    ],
+)
+def test_builder_maps_settings_to_terms(kd, terms):
+    d = build_distiller(settings(**kd), S_CH, T_CH)
+    assert list(d.terms) == terms
+    assert d.needs_head == any(t in terms for t in ("kd_cls", "kd_box"))
 
 
 class Tiny(nn.Module):
@@ -96,7 +127,8 @@ def test_pure_torch_parts_never_import_ultralytics():
     import sys
 
     code = (
-        "import sys, yolokd, yolokd.losses, yolokd.attention, yolokd.distiller, yolokd.recorder\n"
+        "import sys, yolokd, yolokd.losses, yolokd.attention, yolokd.distiller, yolokd.recorder, yolokd.criterion\n"
+        "import yolokd.losses.box, yolokd.losses.score, yolokd.losses.norm, yolokd.losses.schedule\n"
         "assert not [m for m in sys.modules if m.startswith('ultralytics')], 'ultralytics was imported'"
     )
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
@@ -108,17 +140,30 @@ def test_loss_path_never_syncs_host_and_device():
     import inspect
     import re
 
-    from yolokd.attention import mask_entropy
-    from yolokd.losses.cwd import ChannelWiseDivergence
-    from yolokd.trainer import KDCriterion, _GradGate
+    from yolokd.attention import mask_entropy, score_spatial_mask
+    from yolokd.criterion import KDCriterion, _GradGate
+    from yolokd.distiller import Distiller
+    from yolokd.losses import box, norm, outputs, score
+    from yolokd.trainer import TeacherRunner, student_outputs
 
     per_step = [
         KDCriterion.__call__,
         _GradGate.forward,
         _GradGate.backward,
-        FeatureDistiller.forward,
-        FeatureDistiller.attend,
-        FeatureDistiller._record,
+        Distiller.forward,
+        FeatureCWD.forward,
+        FeatureCWD.attend,
+        FeatureCWD._record,
+        score.ClassScoreKD.forward,
+        score.bernoulli_kl,
+        box.BoxDistributionKD.forward,
+        box.distribution_kl,
+        norm.channel_standardize,
+        outputs.split_levels,
+        outputs.anchor_confidence,
+        score_spatial_mask,
+        TeacherRunner.__call__,
+        student_outputs,
         mask_entropy,
         ChannelWiseDivergence.forward,
         FeatureRecorder.__call__,

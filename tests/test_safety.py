@@ -18,10 +18,11 @@ from conftest import TINY
 from torch import nn
 
 from yolokd import distill
-from yolokd.cfg import SettingsError
+from yolokd.cfg import SettingsError, check_kd_settings
+from yolokd.criterion import KDCriterion
 from yolokd.data.synthetic import NAMES, make_dataset
-from yolokd.distiller import FeatureDistiller
-from yolokd.trainer import KDCriterion
+from yolokd.distiller import Outputs, build_distiller
+from yolokd.trainer import student_outputs
 
 YOLOKD = str(Path(sys.executable).with_name("yolokd"))
 
@@ -74,6 +75,9 @@ def test_teacher_with_other_class_names(tmp_path, data, runs, caplog):
     for method in ("native", "cwd_attn"):
         with pytest.raises(SettingsError, match=r"trained on classes \['car', 'bus'\].*\['box', 'disc'\]"):
             train(data, runs, f"names-{method}", teacher=other, method=method)
+    for kd in ({"kd_cls": 1.0}, {"kd_box": 1.0}, {"kd_method": "cwd_attn", "kd_attn_mode": "score"}):
+        with pytest.raises(SettingsError, match="use the teacher's class scores"):  # even when opted in
+            train(data, runs, "names-head", teacher=other, **{"method": "cwd", "kd_allow_class_mismatch": True, **kd})
     with caplog.at_level(logging.WARNING):
         m = train(data, runs, "names-optin", teacher=other, method="cwd", kd_allow_class_mismatch=True)
     assert m.box.map50 >= 0
@@ -90,29 +94,30 @@ def test_imgsz_not_a_stride_multiple_says_what_happens(data, runs, teacher, capl
 # --- numerical safety ----------------------------------------------------------------------------
 
 
-class _Recorder:
-    """Stands in for the teacher's feature recorder; returns the features it is given."""
+class _Teacher:
+    """Stands in for the teacher runner; returns the features it is given."""
 
     def __init__(self, feats):
         self.model, self.feats = nn.Identity(), feats
 
     def __call__(self, img):
-        return self.feats
+        return Outputs(self.feats)
 
 
 def test_non_finite_kd_never_reaches_the_weights(caplog):
     student = nn.Conv2d(3, 8, 1)
-    distiller = FeatureDistiller([8], [16], attention="student")
+    distiller = build_distiller(check_kd_settings({"kd_attn_mode": "student"}, require_teacher=False), [8], [16])
     base = lambda preds, batch: (preds["feats"][0].sum().reshape(1) * 0, {"box_loss": torch.zeros(())})  # noqa: E731
     img = torch.randn(2, 3, 4, 4)
     for teacher_value, finite in ((float("inf"), False), (1.0, True)):
-        crit = KDCriterion(base, _Recorder([torch.full((2, 16, 4, 4), teacher_value)]), distiller)
+        teacher = _Teacher([torch.full((2, 16, 4, 4), teacher_value)])
+        crit = KDCriterion(base, teacher, distiller, student_outputs, logging.getLogger("yolokd-test").warning)
         student.zero_grad(), distiller.zero_grad()
         loss, items = crit({"feats": [student(img)]}, {"img": img})
         loss.sum().backward()
         grads = [p.grad for p in [*student.parameters(), *distiller.parameters()]]
         assert all(torch.isfinite(g).all() for g in grads)
-        assert torch.isfinite(loss).all() and torch.isfinite(items["kd_loss"])
+        assert torch.isfinite(loss).all() and torch.isfinite(items["kd_cwd"])
         assert any(g.abs().sum() > 0 for g in grads) == finite  # a skipped batch contributes no gradient at all
         assert int(crit.skipped) == (0 if finite else 1)
         with caplog.at_level(logging.WARNING):
@@ -126,7 +131,7 @@ def test_images_without_labels(tmp_path, runs, teacher):
     for label in sorted((tmp_path / "data" / "labels" / "train").glob("*.txt"))[::2]:
         label.write_text("")  # half of the training images are backgrounds
     train(data, runs, "backgrounds", teacher=teacher, method="cwd_attn")
-    assert float(rows(runs / "backgrounds")[-1]["train/kd_loss"]) > 0
+    assert float(rows(runs / "backgrounds")[-1]["train/kd_cwd"]) > 0
 
 
 # --- crash safety --------------------------------------------------------------------------------

@@ -36,10 +36,11 @@ def test_cli_each_method(method, data, teacher, runs):
     assert (run / "weights" / "best.pt").is_file() and (run / "weights" / "last.pt").is_file()
     rows = results(run)
     if method in ("cwd", "cwd_attn"):
-        kd = float(rows[-1]["train/kd_loss"])
+        kd = float(rows[-1]["train/kd_cwd"])
         assert kd > 0 and kd == kd  # a real, finite, positive distillation loss was logged
         assert rows[-1]["lr/pg3"] == rows[-1]["lr/pg0"]  # the kd param group follows the schedule
-        assert "val/kd_loss" not in rows[-1]  # validation runs without the teacher: no always-zero column
+        assert not [k for k in rows[-1] if k.startswith("val/kd_")]  # validation runs without the teacher
+        assert float(rows[-1]["kd/w_cwd"]) == 1.0  # the effective weight of the epoch
         assert (run / "weights" / "kd_last.pt").is_file()
         attn = {k: float(v) for k, v in rows[-1].items() if k.startswith("attn/")}
         if method == "cwd_attn":  # per-level mask mean and entropy in (0, 1], channel weight mean in (0, 1)
@@ -48,7 +49,7 @@ def test_cli_each_method(method, data, teacher, runs):
         else:
             assert not attn
     else:
-        assert "train/kd_loss" not in rows[-1]
+        assert not [k for k in rows[-1] if k.startswith(("train/kd_", "kd/"))]
 
 
 PURITY = """
@@ -141,7 +142,7 @@ def test_distill_function_cross_family(teacher_fixture, student, request, data, 
     name = f"{teacher.parent.parent.name}-to-{student[:-5]}"
     metrics = distill(student, teacher=teacher, data=data, method="cwd_attn", project=str(runs), name=name, **TINY)
     assert 0.0 <= metrics.box.map50 <= 1.0
-    assert float(results(runs / name)[-1]["train/kd_loss"]) > 0
+    assert float(results(runs / name)[-1]["train/kd_cwd"]) > 0
 
 
 def test_student_checkpoint_is_fine_tuned(data, teacher, runs):
@@ -221,3 +222,39 @@ def test_resume_from_the_command_line(data, teacher, runs):
     assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
     assert "restored distillation modules" in r.stdout + r.stderr
     assert [row["epoch"] for row in results(runs / "resume-cli")] == ["1", "2"]
+
+
+def test_cli_every_signal_together_logs_each_term_and_keeps_best_pt_plain(data, teacher, runs):
+    """Score-guided attention, channel norm, cosine schedule with a stop, class and box terms, from the CLI."""
+    args = ["kd_method=cwd_attn", "kd_attn_mode=score", "kd_norm=channel", "kd_schedule=cosine", "kd_stop=0.34"]
+    args += ["kd_cls=2", "kd_box=0.5", "kd_weight=3", "epochs=3"]
+    run = cli_train(runs, "cli-signals", f"data={data}", f"teacher={teacher}", *args)
+    rows = results(run)
+    weights = [{k: float(r[f"kd/w_{k}"]) for k in ("cwd", "cls", "box")} for r in rows]
+    assert weights[0] == {"cwd": 3.0, "cls": 2.0, "box": 0.5}  # epoch 1: the full weights
+    assert weights[1] == pytest.approx({"cwd": 0.3, "cls": 0.2, "box": 0.05})  # last distilling epoch: 0.1x
+    assert weights[2] == {"cwd": 0.0, "cls": 0.0, "box": 0.0}  # kd_stop: the last third without distillation
+    for term in ("kd_cwd", "kd_cls", "kd_box"):
+        assert float(rows[0][f"train/{term}"]) > 0 and float(rows[2][f"train/{term}"]) == 0
+    assert float(rows[0]["attn/l0_mask"]) == pytest.approx(1.0, abs=1e-3)  # the teacher's score mask, at mean 1
+    assert rows[2]["attn/l0_mask"] == "nan"  # no distillation, no mask: the column stays, empty
+    r = subprocess.run([sys.executable, "-c", PURITY, str(run / "weights" / "best.pt")], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr[-3000:]
+
+
+def test_response_alone_distils_from_the_teachers_head(data, teacher, runs):
+    distill("yolov8n.yaml", teacher=teacher, data=data, method="response", kd_cls=1.0, project=str(runs),
+            name="response", **TINY)  # fmt: skip
+    row = results(runs / "response")[-1]
+    assert float(row["train/kd_cls"]) > 0 and "train/kd_cwd" not in row and "train/kd_box" not in row
+
+
+def test_box_term_refuses_heads_without_bins_and_class_terms_work_there(data, teacher, runs):
+    from yolokd.cfg import SettingsError
+
+    with pytest.raises(SettingsError, match=r"reg_max=1.*use kd_box=0"):
+        distill("yolo26n.yaml", teacher=teacher, data=data, method="response", kd_box=1.0, project=str(runs),
+                name="yolo26-box", **TINY)  # fmt: skip
+    distill("yolo26n.yaml", teacher=teacher, data=data, method="cwd", kd_cls=1.0, project=str(runs),
+            name="yolo26-cls", **TINY)  # fmt: skip
+    assert float(results(runs / "yolo26-cls")[-1]["train/kd_cls"]) > 0

@@ -163,7 +163,8 @@ def evaluate(weights: Path, val_dir: Path, val_args: dict[str, Any]) -> dict[str
 
 
 def last_attention(run_dir: Path) -> dict[str, float]:
-    """The attention statistics (``attn/*`` columns) of the run's last results.csv row, if any."""
+    """The attention statistics (``attn/*`` columns) of the last results.csv row that has them (a ``kd_stop``
+    epoch trains without distillation and logs NaN)."""
     import csv
 
     path = run_dir / "results.csv"
@@ -171,7 +172,11 @@ def last_attention(run_dir: Path) -> dict[str, float]:
         return {}
     with open(path, newline="") as f:
         rows = [{k.strip(): v.strip() for k, v in r.items()} for r in csv.DictReader(f)]
-    return {k: float(v) for k, v in (rows[-1] if rows else {}).items() if k.startswith("attn/")}
+    for row in reversed(rows):
+        stats = {k: float(v) for k, v in row.items() if k.startswith("attn/")}
+        if stats and all(v == v for v in stats.values()):
+            return stats
+    return {}
 
 
 def compare(

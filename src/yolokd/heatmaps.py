@@ -20,8 +20,9 @@ import torch
 import yaml
 
 from yolokd.attention import mask_entropy, teacher_spatial_mask
-from yolokd.cfg import SettingsError
-from yolokd.distiller import FeatureDistiller
+from yolokd.cfg import KD_DEFAULTS, SettingsError, check_kd_settings
+from yolokd.distiller import build_distiller
+from yolokd.losses.feature import FeatureCWD
 from yolokd.recorder import FeatureRecorder
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp")
@@ -32,20 +33,16 @@ def _run_args(model: Path) -> dict[str, Any]:
     return yaml.safe_load(args.read_text()) if args.is_file() else {}
 
 
-def _learned_distiller(model: Path, args: dict, s_ch: list[int], t_ch: list[int]) -> FeatureDistiller | None:
+def _learned_distiller(model: Path, args: dict, s_ch: list[int], t_ch: list[int]) -> FeatureCWD | None:
+    """The trained feature term of a cwd_attn run with learnable attention, from its kd_last.pt."""
     state = model.with_name("kd_last.pt")
     mode = args.get("kd_attn_mode")
     if args.get("kd_method") != "cwd_attn" or mode not in ("student", "shared", "shared_norm") or not state.is_file():
         return None
-    d = FeatureDistiller(
-        s_ch,
-        t_ch,
-        attention=mode,
-        spatial_kernel=int(args.get("kd_spatial_kernel", 7)),
-        channel_reduction=int(args.get("kd_channel_reduction", 16)),
-    )
+    kd = check_kd_settings({k: v for k, v in args.items() if k in KD_DEFAULTS}, require_teacher=False)
+    d = build_distiller(kd, s_ch, t_ch)
     d.load_state_dict(torch.load(state, map_location="cpu", weights_only=True)["distiller"])
-    return d.eval()
+    return d.terms["kd_cwd"].eval()
 
 
 def _images(source: Path) -> list[Path]:

@@ -11,7 +11,8 @@ Every call into Ultralytics 8.4.190 internals lives in this module. How it plugs
 - ``build_optimizer``: the distiller gets its own param group, so warm-up and the LR
   schedule drive it; ``optimizer_step`` averages its gradients across DDP ranks.
 - ``_setup_train``: after Ultralytics has built the EMA, the student's criterion is wrapped
-  to add ``kd_loss``. The EMA, and so every checkpoint, never sees teacher or distiller.
+  (:mod:`yolokd.criterion`) to add the distillation terms. The EMA, and so every checkpoint,
+  never sees teacher or distiller.
 - ``save_model`` / ``final_eval``: every checkpoint is written to a temporary file and renamed;
   the distiller's state goes to ``weights/kd_last.pt`` beside ``last.pt`` for ``resume=True``.
 """
@@ -36,7 +37,9 @@ from ultralytics.utils import LOCAL_RANK, LOGGER, RANK, YAML, IterableSimpleName
 from ultralytics.utils.torch_utils import strip_optimizer, torch_distributed_zero_first, unwrap_model
 
 from yolokd.cfg import KD_DEFAULTS, SettingsError, check_kd_settings, split_settings
-from yolokd.distiller import FeatureDistiller
+from yolokd.criterion import KDCriterion
+from yolokd.distiller import Distiller, build_distiller
+from yolokd.losses.outputs import Outputs
 from yolokd.recorder import FeatureRecorder, probe_features
 
 KD_STATE = "kd_last.pt"  # distiller state, saved beside last.pt
@@ -69,13 +72,32 @@ def prepare_teacher(teacher: nn.Module, role: str = "teacher") -> nn.Module:
     return teacher
 
 
-def student_features(preds: Any) -> list[torch.Tensor]:
-    """The P3/P4/P5 maps a training-mode Detect head returns with its predictions."""
+def student_outputs(preds: Any) -> Outputs:
+    """The training-mode Detect predictions (8.4.x: a dict, or a tuple in eval) as ``Outputs``."""
     if isinstance(preds, tuple):
         preds = preds[1]
-    if "one2many" in preds:  # end-to-end heads (YOLOv10, YOLO26)
+    if "one2many" in preds:  # end-to-end heads (YOLOv10, YOLO26): distil the dense one-to-many branch
         preds = preds["one2many"]
-    return preds["feats"]
+    return Outputs(list(preds["feats"]), preds.get("scores"), preds.get("boxes"))
+
+
+class TeacherRunner:
+    """Runs the frozen teacher up to its Detect head's inputs and, only when a term needs them, the head's
+    class and box branches (``cv3``/``cv2``, the one-to-many branches of every Detect since YOLOv8)."""
+
+    def __init__(self, model: nn.Module, need_head: bool) -> None:
+        self.model, self.need_head = model, need_head
+        self.head = detect_head(model, "teacher")
+        self.recorder = FeatureRecorder(model, self.head)
+
+    def __call__(self, img: torch.Tensor) -> Outputs:
+        feats = self.recorder(img)
+        if not self.need_head:
+            return Outputs(feats)
+        h, n = self.head, img.shape[0]
+        boxes = torch.cat([h.cv2[i](f).view(n, 4 * h.reg_max, -1) for i, f in enumerate(feats)], dim=-1)
+        scores = torch.cat([h.cv3[i](f).view(n, h.nc, -1) for i, f in enumerate(feats)], dim=-1)
+        return Outputs(feats, scores, boxes)
 
 
 def average_gradients(params: list[nn.Parameter]) -> None:
@@ -96,61 +118,6 @@ def average_gradients(params: list[nn.Parameter]) -> None:
     for p in params:
         p.grad.copy_(flat[offset : offset + p.numel()].view_as(p.grad))
         offset += p.numel()
-
-
-class _GradGate(torch.autograd.Function):
-    """Identity whose backward zeroes the gradient unless ``gate`` (a bool tensor, read at backward time) is True."""
-
-    @staticmethod
-    def forward(ctx, x: torch.Tensor, gate: torch.Tensor) -> torch.Tensor:
-        ctx.gate = gate  # an attribute, not saved_tensors: it is filled in after this forward
-        return x.view_as(x)
-
-    @staticmethod
-    def backward(ctx, grad: torch.Tensor):
-        return torch.where(ctx.gate, grad, torch.zeros_like(grad)), None
-
-
-class KDCriterion:
-    """Wraps the student's detection criterion; appends the distillation loss as ``kd_loss``.
-
-    A non-finite distillation loss on a batch is replaced by 0 and its gradients (to the student's
-    features and to the distiller) are zeroed, without a host-device sync; the batches are counted
-    and reported once per epoch.
-    """
-
-    def __init__(self, base: Any, teacher: FeatureRecorder, distiller: FeatureDistiller) -> None:
-        self.base, self.teacher, self.distiller = base, teacher, distiller
-        self.finite = torch.ones((), dtype=torch.bool)  # this batch's flag, read by the gradient gates
-        self.skipped = torch.zeros((), dtype=torch.int64)  # non-finite batches this epoch, on the loss device
-        self.epoch_stats: dict[str, float] = {}  # the last epoch's attention statistics, for results.csv
-        for p in distiller.parameters():
-            p.register_hook(lambda g: torch.where(self.finite, g, torch.zeros_like(g)))
-
-    def __call__(self, preds: Any, batch: dict) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
-        loss, items = self.base(preds, batch)
-        if self.teacher.model.training:  # nothing should switch it, but the teacher must stay in eval mode
-            self.teacher.model.eval()
-        with torch.no_grad():
-            teacher_feats = self.teacher(batch["img"])  # the same augmented batch the student sees
-        finite = torch.ones((), dtype=torch.bool, device=loss.device)
-        self.finite = finite
-        student_feats = [_GradGate.apply(f, finite) for f in student_features(preds)]
-        kd = self.distiller(student_feats, teacher_feats)["kd_loss"]
-        finite.copy_(torch.isfinite(kd))
-        self.skipped = self.skipped.to(finite.device) + (~finite).long()
-        kd = torch.where(finite, kd, torch.zeros_like(kd))
-        batch_size = batch["img"].shape[0]  # base losses are scaled by batch size too
-        return torch.cat([loss, (kd * batch_size).reshape(1).to(loss.dtype)]), {**items, "kd_loss": kd.detach()}
-
-    def update(self) -> None:
-        """Ultralytics' end-of-epoch hook: report skipped batches, collect attention statistics, forward the call."""
-        self.epoch_stats = self.distiller.pop_stats()
-        if (n := int(self.skipped)) and RANK in {-1, 0}:
-            LOGGER.warning(f"yolokd: the distillation loss was not finite on {n} batch(es) this epoch; skipped them")
-        self.skipped.zero_()
-        if hasattr(self.base, "update"):
-            self.base.update()
 
 
 class DistillationTrainer(DetectionTrainer):
@@ -178,7 +145,7 @@ class DistillationTrainer(DetectionTrainer):
         if RANK in {-1, 0}:
             YAML.save(self.save_dir / "args.yaml", vars(self.args))  # again, now with the yolokd settings
         self.teacher: nn.Module | None = self._check_teacher() if self.args.kd_method != "none" else None
-        self.distiller: FeatureDistiller | None = None
+        self.distiller: Distiller | None = None
 
     def _check_teacher(self) -> nn.Module | None:
         """Load the teacher on the CPU and check it against the dataset before any training starts."""
@@ -192,6 +159,11 @@ class DistillationTrainer(DetectionTrainer):
                     f"{msg}; native distillation uses the teacher's class scores, so train the "
                     "teacher on this dataset (or use kd_method=cwd with kd_allow_class_mismatch=True)"
                 )
+            if self.uses_head:
+                raise SettingsError(
+                    f"{msg}; kd_cls, kd_box and kd_attn_mode=score use the teacher's class scores, so train the "
+                    "teacher on this dataset (or distil features only: kd_cls=0 kd_box=0 and another kd_attn_mode)"
+                )
             if not a.kd_allow_class_mismatch:
                 raise SettingsError(
                     f"{msg}; train the teacher on this dataset, or pass kd_allow_class_mismatch=True "
@@ -201,9 +173,15 @@ class DistillationTrainer(DetectionTrainer):
         return None if a.kd_method == "native" else teacher  # native: Ultralytics loads its own copy
 
     @property
+    def uses_head(self) -> bool:
+        """True when a setting distils the teacher's predictions (kd_cls, kd_box, kd_attn_mode=score)."""
+        a = self.args
+        return a.kd_cls > 0 or a.kd_box > 0 or (a.kd_method == "cwd_attn" and a.kd_attn_mode == "score")
+
+    @property
     def feature_kd(self) -> bool:
-        """True for the methods yolokd runs itself (cwd, cwd_attn)."""
-        return self.args.kd_method in ("cwd", "cwd_attn")
+        """True for the methods yolokd runs itself (cwd, cwd_attn, response)."""
+        return self.args.kd_method in ("cwd", "cwd_attn", "response")
 
     def set_model_attributes(self) -> None:
         """Ultralytics' hook before the optimizer is built; also builds the distiller once."""
@@ -226,15 +204,21 @@ class DistillationTrainer(DetectionTrainer):
                 f"teacher {[tuple(t[1:]) for t in t_shapes]} (C, H, W at {imgsz}px); use a teacher whose "
                 "Detect head sees the same strides (e.g. no P6 teacher for a P5 student)"
             )
-        self.distiller = FeatureDistiller(
-            [s[1] for s in s_shapes],
-            [t[1] for t in t_shapes],
-            tau=a.kd_tau,
-            weight=a.kd_weight,
-            softmax=a.kd_softmax,
-            attention=a.kd_attn_mode if a.kd_method == "cwd_attn" else "none",
-            spatial_kernel=a.kd_spatial_kernel,
-            channel_reduction=a.kd_channel_reduction,
+        s_head, t_head = detect_head(student, "student"), detect_head(self.teacher, "teacher")
+        if a.kd_box > 0:
+            for role, head in (("student", s_head), ("teacher", t_head)):
+                if head.reg_max < 2:
+                    raise SettingsError(
+                        f"kd_box distils DFL box distributions, but the {role}'s head predicts boxes directly "
+                        f"(reg_max={head.reg_max}, e.g. YOLO26); use kd_box=0 (kd_cls and kd_cwd still work)"
+                    )
+            if s_head.reg_max != t_head.reg_max:
+                raise SettingsError(
+                    f"kd_box needs the same DFL bins in both heads: student reg_max={s_head.reg_max}, "
+                    f"teacher reg_max={t_head.reg_max}; use kd_box=0"
+                )
+        self.distiller = build_distiller(
+            vars(a), [s[1] for s in s_shapes], [t[1] for t in t_shapes], reg_max=s_head.reg_max
         ).to(self.device)
         if RANK in {-1, 0}:
             n = sum(p.numel() for p in self.distiller.parameters())
@@ -268,13 +252,13 @@ class DistillationTrainer(DetectionTrainer):
         return metrics, fitness
 
     def label_loss_items(self, loss_items=None, prefix="train"):
-        """Loss columns; ``val/kd_loss`` is left out, as validation runs the plain student criterion (it would be 0)."""
+        """Loss columns; ``val/kd_*`` are left out, as validation runs the plain student criterion (they would be 0)."""
         items = super().label_loss_items(loss_items, prefix)
         if prefix != "val":
             return items
         if isinstance(items, dict):
-            return {k: v for k, v in items.items() if k != "val/kd_loss"}
-        return [k for k in items if k != "val/kd_loss"]
+            return {k: v for k, v in items.items() if not k.startswith("val/kd_")}
+        return [k for k in items if not k.startswith("val/kd_")]
 
     def _setup_train(self) -> None:
         super()._setup_train()  # ends with resume_training(): start_epoch and optimizer state are restored
@@ -283,8 +267,9 @@ class DistillationTrainer(DetectionTrainer):
         if self.resume:
             self._load_distiller_state()
         student = unwrap_model(self.model)  # after ModelEMA's deepcopy: the EMA keeps the plain criterion
-        teacher = FeatureRecorder(self.teacher, detect_head(self.teacher, "teacher"))
-        student.criterion = KDCriterion(student.init_criterion(), teacher, self.distiller)
+        teacher = TeacherRunner(self.teacher, need_head=self.distiller.needs_head)
+        warn = LOGGER.warning if RANK in {-1, 0} else (lambda msg: None)
+        student.criterion = KDCriterion(student.init_criterion(), teacher, self.distiller, student_outputs, warn)
 
     def _load_distiller_state(self) -> None:
         path = Path(self.args.resume).with_name(KD_STATE)
@@ -304,6 +289,8 @@ class DistillationTrainer(DetectionTrainer):
         super()._model_train()
         if self.distiller is not None:
             self.distiller.train()
+            a = self.args
+            self.distiller.set_epoch(self.epoch, self.epochs, a.kd_schedule, a.kd_stop)
 
     def optimizer_step(self) -> None:
         if self.distiller is not None and self.world_size > 1:
@@ -381,8 +368,8 @@ def distill(
 ):
     """Train ``student`` on ``data`` under ``teacher`` and return the validation metrics (``DetMetrics``).
 
-    ``method`` is ``kd_method`` (none, cwd, cwd_attn, native); other yolokd settings (``kd_tau=``,
-    ``kd_weight=``, ...) and any Ultralytics train argument pass through ``train_args``.
+    ``method`` is ``kd_method`` (none, cwd, cwd_attn, response, native); other yolokd settings (``kd_tau=``,
+    ``kd_weight=``, ``kd_cls=``, ...) and any Ultralytics train argument pass through ``train_args``.
     """
     overrides = {"model": str(student), "data": data, "kd_method": method, **train_args}
     if teacher is not None:

@@ -14,11 +14,13 @@ import yaml
 
 DEFAULT_YAML = Path(__file__).with_name("default.yaml")
 KD_DEFAULTS: dict[str, Any] = yaml.safe_load(DEFAULT_YAML.read_text(encoding="utf-8"))
-KD_METHODS = ("none", "cwd", "cwd_attn", "native")
+KD_METHODS = ("none", "cwd", "cwd_attn", "response", "native")
 CHOICES = {
     "kd_method": KD_METHODS,
     "kd_softmax": ("tau", "sqrt_hw"),
-    "kd_attn_mode": ("student", "shared", "shared_norm", "teacher"),
+    "kd_attn_mode": ("student", "shared", "shared_norm", "teacher", "score"),
+    "kd_norm": ("none", "channel"),
+    "kd_schedule": ("constant", "cosine"),
 }
 TYPES = {
     "teacher": str,
@@ -26,6 +28,11 @@ TYPES = {
     "kd_weight": float,
     "kd_spatial_kernel": int,
     "kd_channel_reduction": int,
+    "kd_stop": float,
+    "kd_score_tau": float,
+    "kd_cls": float,
+    "kd_box": float,
+    "kd_box_tau": float,
     "kd_allow_class_mismatch": bool,
 }
 
@@ -75,8 +82,19 @@ def check_kd_settings(kd: dict[str, Any], require_teacher: bool = True) -> dict[
             raise SettingsError(f"'{key}={out[key]}' is not valid; choose one of: {', '.join(choices)}")
     if out["kd_tau"] <= 0:
         raise SettingsError(f"'kd_tau={out['kd_tau']}' must be > 0 (the paper uses 0.5)")
-    if out["kd_weight"] < 0:
-        raise SettingsError(f"'kd_weight={out['kd_weight']}' must be >= 0")
+    for key in ("kd_weight", "kd_cls", "kd_box"):
+        if out[key] < 0:
+            raise SettingsError(f"'{key}={out[key]}' must be >= 0")
+    for key in ("kd_score_tau", "kd_box_tau"):
+        if out[key] <= 0:
+            raise SettingsError(f"'{key}={out[key]}' must be > 0")
+    if not 0 <= out["kd_stop"] < 1:
+        raise SettingsError(f"'kd_stop={out['kd_stop']}' must be in [0, 1), e.g. 0.1 for the last 10 % of epochs")
+    response = out["kd_cls"] > 0 or out["kd_box"] > 0
+    if out["kd_method"] == "response" and not response:
+        raise SettingsError("kd_method=response distils class scores and/or boxes; set kd_cls=1 and/or kd_box=1")
+    if out["kd_method"] == "native" and response:
+        raise SettingsError("kd_cls/kd_box add to yolokd's methods (cwd, cwd_attn, response), not to kd_method=native")
     if out["kd_spatial_kernel"] < 1 or out["kd_spatial_kernel"] % 2 == 0:
         raise SettingsError(f"'kd_spatial_kernel={out['kd_spatial_kernel']}' must be a positive odd number, e.g. 7")
     if out["kd_channel_reduction"] < 1:

@@ -12,7 +12,7 @@ import pytest
 from conftest import TINY
 
 from yolokd.cfg import SettingsError
-from yolokd.compare import compare, parse_methods, parse_seeds
+from yolokd.compare import compare, parse_methods, parse_seeds, run_stem
 from yolokd.report import mean_ci, t975
 
 ARGS = {k: v for k, v in TINY.items() if k not in ("epochs", "seed", "exist_ok")}
@@ -30,6 +30,43 @@ def test_parse_methods_and_seeds():
             parse_methods(bad)
     with pytest.raises(SettingsError, match="seeds"):
         parse_seeds("1,1")
+
+
+def test_sweep_labels_carry_typed_settings():
+    assert parse_methods("cwd_attn:score@kd_cls=1@kd_weight=10,cwd@kd_norm=channel") == [
+        ("none", {"kd_method": "none"}),
+        (
+            "cwd_attn:score@kd_cls=1@kd_weight=10",
+            {"kd_method": "cwd_attn", "kd_attn_mode": "score", "kd_cls": 1.0, "kd_weight": 10.0},
+        ),
+        ("cwd@kd_norm=channel", {"kd_method": "cwd", "kd_norm": "channel"}),
+    ]
+    assert run_stem("cwd_attn:score@kd_cls=1@kd_weight=0.5") == "cwd_attn-score+kd_cls1+kd_weight0.5"
+    with pytest.raises(SettingsError, match=r"'cwd@kd_tua=1'.*Did you mean 'kd_tau'"):
+        parse_methods("cwd@kd_tua=1")
+    for bad, match in (
+        ("cwd@kd_tau", "not of the form @key=value"),
+        ("cwd@kd_tau=-1", "must be > 0"),
+        ("none@kd_weight=2", "takes no settings"),
+        ("cwd@kd_method=native", "not a valid"),
+        ("cwd@kd_weight=2,cwd@kd_weight=2.0", "listed twice|same run folder"),
+        ("response", "set kd_cls=1"),
+    ):
+        with pytest.raises(SettingsError, match=match):
+            parse_methods(bad)
+
+
+def test_compare_sweep_rows_and_folders(data, teacher, runs):
+    out = compare(data=str(data), teacher=str(teacher), methods="cwd@kd_weight=3,response@kd_cls=2", seeds=1,
+                  epochs=1, project=str(runs), name="cmp-sweep", examples=0, **ARGS)  # fmt: skip
+    rows = [r["model"] for r in csv.DictReader(open(out / "table.csv"))]
+    assert rows == ["teacher", "none", "cwd@kd_weight=3", "response@kd_cls=2"]
+    for stem, key, value in (("cwd+kd_weight3", "kd_weight", 3.0), ("response+kd_cls2", "kd_cls", 2.0)):
+        run = out / f"{stem}-s0"
+        assert json.loads((run / "yolokd_run.json").read_text())["label"] == stem.replace("+", "@").replace(
+            "weight3", "weight=3"
+        ).replace("cls2", "cls=2")
+        assert f"{key}: {value}" in (run / "args.yaml").read_text()
 
 
 def test_paired_interval_matches_hand_computation():

@@ -16,12 +16,13 @@ Re-running the same command reuses finished runs (metrics.json), resumes interru
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
 import torch
 
-from yolokd.cfg import CHOICES, KD_DEFAULTS, SettingsError, check_kd_settings, split_settings
+from yolokd.cfg import CHOICES, KD_DEFAULTS, SettingsError, check_kd_settings, split_settings, unknown_key_error
 
 RECIPES: dict[str, dict[str, Any]] = {
     "default": {},  # Ultralytics' defaults
@@ -39,14 +40,17 @@ VAL_KEYS = ("data", "imgsz", "batch", "device", "workers", "half", "conf", "iou"
 
 
 def parse_methods(methods: str | list[str]) -> list[tuple[str, dict[str, Any]]]:
-    """``none,cwd,cwd_attn:shared`` → [(label, kd settings)]; ``cwd_attn:MODE`` picks ``kd_attn_mode``.
+    """``none,cwd,cwd_attn:shared,cwd_attn@kd_weight=10@kd_tau=1`` → [(label, kd settings)].
 
-    The plain student (``none``) is always included: it is the baseline every difference is taken against.
+    A label is ``METHOD[:MODE][@key=value]...``: ``cwd_attn:MODE`` picks ``kd_attn_mode`` and each
+    ``@key=value`` sets a yolokd setting for that row only (a sweep). The plain student (``none``) is
+    always included: it is the baseline every difference is taken against.
     """
     items = [m.strip() for m in (methods.split(",") if isinstance(methods, str) else methods) if m.strip()]
     out: list[tuple[str, dict[str, Any]]] = []
     for item in items:
-        method, _, mode = item.partition(":")
+        head, *overrides = item.split("@")
+        method, _, mode = head.partition(":")
         if method not in CHOICES["kd_method"]:
             raise SettingsError(f"methods: '{method}' is not a method; choose from {', '.join(CHOICES['kd_method'])}")
         kd: dict[str, Any] = {"kd_method": method}
@@ -57,12 +61,35 @@ def parse_methods(methods: str | list[str]) -> list[tuple[str, dict[str, Any]]]:
                     f"{', '.join(CHOICES['kd_attn_mode'])}"
                 )
             kd["kd_attn_mode"] = mode
-        if item in (label for label, _ in out):
-            raise SettingsError(f"methods: '{item}' is listed twice")
+        if overrides and method == "none":
+            raise SettingsError(f"methods: '{item}': the plain student 'none' takes no settings")
+        for ov in overrides:
+            key, sep, value = ov.partition("=")
+            if not sep or not key or not value:
+                raise SettingsError(f"methods: '{item}': '@{ov}' is not of the form @key=value, e.g. @kd_weight=10")
+            if key not in KD_DEFAULTS or key in ("kd_method", "teacher"):
+                err = unknown_key_error(key, set(KD_DEFAULTS) - {"kd_method", "teacher"})
+                raise SettingsError(f"methods: '{item}': {err}")
+            kd[key] = value
+        try:
+            typed = check_kd_settings(kd, require_teacher=False)
+        except SettingsError as e:
+            raise SettingsError(f"methods: '{item}': {e}") from None
+        kd = {k: typed[k] for k in kd}
+        same = [label for label, other in out if other == kd]
+        if same:
+            raise SettingsError(f"methods: '{item}' is listed twice (as '{same[0]}', with the same settings)")
+        if run_stem(item) in (run_stem(label) for label, _ in out):
+            raise SettingsError(f"methods: '{item}' and another label give the same run folder name; rename one")
         out.append((item, kd))
     if "none" not in (label for label, _ in out):
         out.insert(0, ("none", {"kd_method": "none"}))
     return out
+
+
+def run_stem(label: str) -> str:
+    """A file-system-safe run folder stem for a label: ``cwd_attn:score@kd_cls=1`` → ``cwd_attn-score+kd_cls1``."""
+    return re.sub(r"[^A-Za-z0-9_.+-]", "-", label.replace("@", "+").replace("=", ""))
 
 
 def parse_seeds(seeds: int | str | list[int]) -> list[int]:
@@ -88,9 +115,20 @@ def _finished(last: Path) -> bool:
     return torch.load(last, map_location="cpu", weights_only=False).get("epoch") == -1
 
 
+_SIGNALS = ("kd_norm", "kd_schedule", "kd_stop", "kd_cls", "kd_box", "kd_box_tau")
 RELEVANT = {  # the yolokd settings that change what a method trains
-    "cwd": ("kd_tau", "kd_weight", "kd_softmax"),
-    "cwd_attn": ("kd_tau", "kd_weight", "kd_softmax", "kd_attn_mode", "kd_spatial_kernel", "kd_channel_reduction"),
+    "cwd": ("kd_tau", "kd_weight", "kd_softmax", *_SIGNALS),
+    "cwd_attn": (
+        "kd_tau",
+        "kd_weight",
+        "kd_softmax",
+        "kd_attn_mode",
+        "kd_spatial_kernel",
+        "kd_channel_reduction",
+        "kd_score_tau",
+        *_SIGNALS,
+    ),
+    "response": ("kd_schedule", "kd_stop", "kd_cls", "kd_box", "kd_box_tau"),
 }
 
 
@@ -112,15 +150,19 @@ def _check_kd_defaults(run_dir: Path, overrides: dict[str, Any]) -> None:
         )
 
 
-def train_run(run_dir: Path, overrides: dict[str, Any], log) -> str:
-    """Train (or resume, or reuse) the Ultralytics run ``run_dir`` with ``overrides``; return what was done."""
+def train_run(run_dir: Path, overrides: dict[str, Any], log, label: str | None = None) -> str:
+    """Train (or resume, or reuse) the Ultralytics run ``run_dir`` with ``overrides``; return what was done.
+
+    ``yolokd_run.json`` records the settings (and the method ``label``) the run was made with."""
     from yolokd.trainer import distill
 
     spec_file, last = run_dir / "yolokd_run.json", run_dir / "weights" / "last.pt"
     spec = _json({k: v for k, v in overrides.items() if k not in ("project", "name", "exist_ok")})
+    if label:
+        spec["label"] = label
     if spec_file.is_file():
         old = json.loads(spec_file.read_text())
-        changed = sorted(k for k in set(old) | set(spec) if old.get(k) != spec.get(k))
+        changed = sorted(k for k in set(old) | set(spec) if old.get(k) != spec.get(k) and k != "label")
         if changed:
             diffs = ", ".join(f"{k}: {old.get(k, '(default)')} -> {spec.get(k, '(default)')}" for k in changed)
             raise SettingsError(
@@ -260,12 +302,12 @@ def compare(
     for seed in seed_list:  # seed-major order: an interrupted comparison already has whole seeds
         for label, kd in method_list:
             i = next(step)
-            run_name = f"{label.replace(':', '-')}-s{seed}"
+            run_name = f"{run_stem(label)}-s{seed}"
             over = {**base, **kd, "model": student, "epochs": epochs, "seed": seed, "name": run_name}
             if kd["kd_method"] != "none":
                 over["teacher"] = str(teacher_pt)
             log(f"[{i}/{total}] {label} seed {seed} in {out / run_name}")
-            how = train_run(out / run_name, over, log)
+            how = train_run(out / run_name, over, log, label)
             best = out / run_name / "weights" / "best.pt"
             metrics_file = out / run_name / "metrics.json"
             if how == "reused" and metrics_file.is_file():

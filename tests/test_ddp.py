@@ -10,8 +10,8 @@ import torch.distributed as dist
 import torch.multiprocessing as mp
 from conftest import TINY
 
-from yolokd.losses.feature import FeatureCWD
-from yolokd.losses.outputs import Outputs
+from yolokd.cfg import check_kd_settings
+from yolokd.distiller import Distiller, Outputs, build_distiller
 from yolokd.trainer import average_gradients
 
 S_CH, T_CH = (8, 16), (16, 16)
@@ -21,19 +21,22 @@ def _inputs(rank: int):
     g = torch.Generator().manual_seed(100 + rank)  # every rank sees different data
     s = [torch.randn(2, c, 8 // 2**i, 8 // 2**i, generator=g) for i, c in enumerate(S_CH)]
     t = [torch.randn(2, c, 8 // 2**i, 8 // 2**i, generator=g) for i, c in enumerate(T_CH)]
-    return Outputs(s), Outputs(t)
+    a = 8 * 8 + 4 * 4  # anchors; head outputs for the class and box terms (2 classes, reg_max 4)
+    heads = [(torch.randn(2, 2, a, generator=g), torch.randn(2, 16, a, generator=g)) for _ in range(2)]
+    return Outputs(s, *heads[0]), Outputs(t, *heads[1])
 
 
-def _distiller() -> FeatureCWD:
+def _distiller() -> Distiller:
     torch.manual_seed(0)  # identical initial weights on every rank, as DDP broadcasts them
-    return FeatureCWD(S_CH, T_CH, attention="student")
+    kd = check_kd_settings({"kd_attn_mode": "student", "kd_cls": 1.0, "kd_box": 1.0}, require_teacher=False)
+    return build_distiller(kd, S_CH, T_CH, reg_max=4)  # every term: kd_cwd, kd_cls, kd_box
 
 
 def _worker(rank: int, world: int, port: int, out: str) -> None:
     os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
     dist.init_process_group("gloo", rank=rank, world_size=world)
     d = _distiller()
-    d(*_inputs(rank)).backward()
+    d(*_inputs(rank))["kd_loss"].backward()
     average_gradients(list(d.parameters()))
     torch.save({n: p.grad for n, p in d.named_parameters()}, f"{out}/rank{rank}.pt")
     dist.destroy_process_group()
@@ -50,22 +53,23 @@ def test_gradients_of_train_only_modules_are_averaged_across_ranks(tmp_path):
     expected = {}
     for rank in range(2):  # the same computation, single-process, one rank's data at a time
         d = _distiller()
-        d(*_inputs(rank)).backward()
+        d(*_inputs(rank))["kd_loss"].backward()
         for n, p in d.named_parameters():
             expected[n] = expected.get(n, 0) + p.grad / 2
     grads = [torch.load(tmp_path / f"rank{r}.pt") for r in range(2)]
     for n, e in expected.items():
         assert torch.allclose(grads[0][n], e, atol=1e-6) and torch.equal(grads[0][n], grads[1][n])
     single = _distiller()
-    single(*_inputs(0)).backward()
+    single(*_inputs(0))["kd_loss"].backward()
     assert not torch.allclose(
-        dict(single.named_parameters())["adapters.0.weight"].grad, grads[0]["adapters.0.weight"]
+        dict(single.named_parameters())["terms.kd_cwd.adapters.0.weight"].grad,
+        grads[0]["terms.kd_cwd.adapters.0.weight"],
     )  # averaging changed something
 
 
 def test_average_gradients_is_a_noop_without_process_group():
     d = _distiller()
-    d(*_inputs(0)).backward()
+    d(*_inputs(0))["kd_loss"].backward()
     before = {n: p.grad.clone() for n, p in d.named_parameters()}
     average_gradients(list(d.parameters()))
     assert all(torch.equal(before[n], p.grad) for n, p in d.named_parameters())

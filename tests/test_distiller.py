@@ -98,6 +98,30 @@ class Tiny(nn.Module):
         return self.head(self.stem(x))
 
 
+def test_teacher_runner_runs_the_head_branches_only_when_asked():
+    from ultralytics.nn.tasks import DetectionModel
+
+    from yolokd.trainer import TeacherRunner, prepare_teacher, student_outputs
+
+    torch.manual_seed(0)
+    model = DetectionModel("yolov8n.yaml", nc=3, verbose=False)
+    x = torch.rand(2, 3, 64, 64)
+    teacher = prepare_teacher(DetectionModel("yolov8n.yaml", nc=3, verbose=False))
+    teacher.load_state_dict(prepare_teacher(model).state_dict())  # the same fused weights
+    expected = student_outputs(teacher.train()(x))  # Ultralytics' own training-mode head outputs
+    teacher.eval()
+    calls = []
+    teacher.model[-1].register_forward_hook(lambda *_: calls.append(1))
+    plain = TeacherRunner(teacher, need_head=False)(x)
+    assert plain.scores is None and plain.boxes is None and not calls  # stops before the head
+    full = TeacherRunner(teacher, need_head=True)(x)
+    assert full.scores.shape == (2, 3, 8 * 8 + 4 * 4 + 2 * 2) and full.boxes.shape == (2, 64, 84)
+    assert torch.allclose(full.scores, expected.scores, atol=1e-5) and torch.allclose(
+        full.boxes, expected.boxes, atol=1e-5
+    )
+    assert all(torch.equal(a, b) for a, b in zip(full.feats, plain.feats)) and not calls
+
+
 def test_recorder_returns_head_inputs_and_skips_head():
     model = Tiny()
     rec = FeatureRecorder(model, model.head)

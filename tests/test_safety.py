@@ -95,29 +95,35 @@ def test_imgsz_not_a_stride_multiple_says_what_happens(data, runs, teacher, capl
 
 
 class _Teacher:
-    """Stands in for the teacher runner; returns the features it is given."""
+    """Stands in for the teacher runner; returns the features and head outputs it is given."""
 
-    def __init__(self, feats):
-        self.model, self.feats = nn.Identity(), feats
+    def __init__(self, feats, scores=None, boxes=None):
+        self.model, self.out = nn.Identity(), Outputs(feats, scores, boxes)
 
     def __call__(self, img):
-        return Outputs(self.feats)
+        return self.out
 
 
-def test_non_finite_kd_never_reaches_the_weights(caplog):
-    student = nn.Conv2d(3, 8, 1)
-    distiller = build_distiller(check_kd_settings({"kd_attn_mode": "student"}, require_teacher=False), [8], [16])
+@pytest.mark.parametrize("bad", ["kd_cwd", "kd_cls", "kd_box"])
+def test_non_finite_kd_never_reaches_the_weights(bad, caplog):
+    student = nn.ModuleDict({"feat": nn.Conv2d(3, 8, 1), "cls": nn.Conv2d(8, 1, 1), "box": nn.Conv2d(8, 16, 1)})
+    kd = check_kd_settings({"kd_attn_mode": "student", "kd_cls": 1.0, "kd_box": 1.0}, require_teacher=False)
+    distiller = build_distiller(kd, [8], [16], reg_max=4)
     base = lambda preds, batch: (preds["feats"][0].sum().reshape(1) * 0, {"box_loss": torch.zeros(())})  # noqa: E731
     img = torch.randn(2, 3, 4, 4)
-    for teacher_value, finite in ((float("inf"), False), (1.0, True)):
-        teacher = _Teacher([torch.full((2, 16, 4, 4), teacher_value)])
+    for value, finite in ((float("nan"), False), (1.0, True)):
+        t = {"kd_cwd": torch.ones(2, 16, 4, 4), "kd_cls": torch.zeros(2, 1, 16), "kd_box": torch.zeros(2, 16, 16)}
+        t[bad] = torch.full_like(t[bad], value)
+        teacher = _Teacher([t["kd_cwd"]], t["kd_cls"], t["kd_box"])
         crit = KDCriterion(base, teacher, distiller, student_outputs, logging.getLogger("yolokd-test").warning)
         student.zero_grad(), distiller.zero_grad()
-        loss, items = crit({"feats": [student(img)]}, {"img": img})
+        f = student["feat"](img)
+        preds = {"feats": [f], "scores": student["cls"](f).flatten(2), "boxes": student["box"](f).flatten(2)}
+        loss, items = crit(preds, {"img": img})
         loss.sum().backward()
-        grads = [p.grad for p in [*student.parameters(), *distiller.parameters()]]
+        grads = [p.grad for p in [*student.parameters(), *distiller.parameters()] if p.grad is not None]
         assert all(torch.isfinite(g).all() for g in grads)
-        assert torch.isfinite(loss).all() and torch.isfinite(items["kd_cwd"])
+        assert torch.isfinite(loss).all() and all(torch.isfinite(items[k]) for k in ("kd_cwd", "kd_cls", "kd_box"))
         assert any(g.abs().sum() > 0 for g in grads) == finite  # a skipped batch contributes no gradient at all
         assert int(crit.skipped) == (0 if finite else 1)
         with caplog.at_level(logging.WARNING):

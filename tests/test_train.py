@@ -188,6 +188,8 @@ def interrupted_run(data: Path, teacher: Path, runs: Path, name: str) -> Path:
             teacher=str(teacher),
             kd_method="cwd_attn",
             kd_tau=0.7,
+            kd_cls=0.5,
+            kd_schedule="cosine",
             project=str(runs),
             name=name,
             **{**TINY, "epochs": 2},
@@ -205,14 +207,17 @@ def test_resume_restores_distiller(data, teacher, runs):
 
     def on_train_start(trainer):
         restored.update({k: v.clone() for k, v in trainer.distiller.state_dict().items()})
-        restored["settings"] = (trainer.args.kd_method, trainer.args.kd_tau)
+        restored["settings"] = (trainer.args.kd_method, trainer.args.kd_tau, trainer.args.kd_cls)
 
     resumed = YOLO(str(wdir / "last.pt"))
     resumed.add_callback("on_train_start", on_train_start)
     resumed.train(trainer=DistillationTrainer, resume=True)  # settings, teacher and data come from the checkpoint
-    assert restored.pop("settings") == ("cwd_attn", 0.7)
+    assert restored.pop("settings") == ("cwd_attn", 0.7, 0.5)
     assert all(torch.equal(v.cpu(), restored[k].cpu()) for k, v in saved["distiller"].items())
-    assert [r["epoch"] for r in results(runs / "resume")] == ["1", "2"]
+    rows = results(runs / "resume")
+    assert [r["epoch"] for r in rows] == ["1", "2"]
+    assert [float(r["kd/w_cls"]) for r in rows] == pytest.approx([0.5, 0.05])  # the schedule continues from epoch 2
+    assert float(rows[1]["train/kd_cls"]) > 0
 
 
 def test_resume_from_the_command_line(data, teacher, runs):

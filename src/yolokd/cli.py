@@ -12,11 +12,15 @@ yolokd settings
 
 from __future__ import annotations
 
+import ast
 import sys
 from typing import Any
 
-import yolokd  # noqa: F401  (sets the offline environment before Ultralytics is imported)
-from yolokd.cfg import DEFAULT_YAML, KD_DEFAULTS, SettingsError
+import yolokd  # sets the offline environment before Ultralytics is imported
+from yolokd.cfg import DEFAULT_YAML, KD_DEFAULTS, SettingsError, check_kd_settings, check_keys, unknown_key_error
+
+# Arguments are checked before Ultralytics (and torch, seconds to import) is loaded: a misspelt key
+# or a missing data= answers at once. Heavy modules are imported only once the command is known good.
 
 USAGE = """usage: yolokd MODE [key=value ...]
 
@@ -38,18 +42,33 @@ modes:
   attention  heat maps of the spatial attention per level, teacher vs student, one PNG per image:
               model=runs/.../weights/best.pt source=image.jpg|DIR out=DIR [teacher=teacher.pt imgsz=640]
   demo      CPU-sized compare on the tree data (about 15 minutes on 2 cores), prints the table
-  settings  print yolokd's settings with their types and defaults
-  help      show this message
+  settings  print yolokd's settings with their types and defaults; 'yolokd settings kd_tau' prints one
+  version   print the version (also: yolokd --version)
+  help      show this message ('yolokd MODE help' or 'yolokd MODE --help' for one mode)
 
 example:
   yolokd train model=yolov8n.yaml teacher=teacher.pt data=data.yaml kd_method=cwd_attn epochs=100 imgsz=640
 """
 
 
-def parse_args(tokens: list[str]) -> dict[str, Any]:
-    """``key=value`` tokens to a dict; yolokd values stay strings (typed by the validator), others as Ultralytics."""
-    from ultralytics.cfg import smart_value
+STRINGS = {"methods", "name", "project", "student", "teacher", "model", "data", "source", "out"}  # never converted
 
+
+def _value(text: str) -> Any:
+    """A command-line value as Ultralytics' ``smart_value`` reads it: none/true/false, a literal, else the text."""
+    low = text.lower()
+    if low == "none":
+        return None
+    if low in ("true", "false"):
+        return low == "true"
+    try:
+        return ast.literal_eval(text)
+    except (ValueError, SyntaxError, MemoryError, RecursionError):
+        return text
+
+
+def parse_args(tokens: list[str]) -> dict[str, Any]:
+    """``key=value`` tokens to a dict; yolokd values and paths stay strings (typed by the validator)."""
     out: dict[str, Any] = {}
     for tok in tokens:
         if tok == "resume":  # Ultralytics' bare flag
@@ -58,11 +77,24 @@ def parse_args(tokens: list[str]) -> dict[str, Any]:
         key, sep, value = tok.partition("=")
         if not sep or not key:
             raise SettingsError(f"argument '{tok}' is not of the form key=value, e.g. epochs=100")
-        out[key] = value if key in KD_DEFAULTS else smart_value(value)
+        out[key] = value if key in KD_DEFAULTS or key in STRINGS else _value(value)
     return out
 
 
+def check_train(args: dict[str, Any]) -> None:
+    """Every cheap check of ``yolokd train`` arguments: keys, yolokd values, required data= and teacher=."""
+    check_keys(args)
+    if args.get("resume"):
+        if not args.get("model"):
+            raise SettingsError("resume needs the run to continue: yolokd train resume model=runs/.../weights/last.pt")
+        return
+    if not args.get("data"):
+        raise SettingsError("yolokd train needs data=path/to/data.yaml (a YOLO-format dataset, see README 'Data')")
+    check_kd_settings({k: v for k, v in args.items() if k in KD_DEFAULTS})
+
+
 def train(args: dict[str, Any]) -> None:
+    check_train(args)
     from yolokd.trainer import distill
 
     student = args.pop("model", "yolov8n.yaml")
@@ -111,41 +143,95 @@ def data(rest: list[str]) -> None:
     print(f"yolokd: {'pretrained model' if kind == 'pretrained' else 'dataset'} ready: {path}")
 
 
+COMPARE_KEYS = {"student", "methods", "seeds", "epochs", "teacher_epochs", "recipe", "examples", "examples_conf"}
+
+
+def _mode_help() -> dict[str, str]:
+    """USAGE's block for each mode: its line and the indented lines under it."""
+    blocks: dict[str, list[str]] = {}
+    mode = None
+    for line in USAGE.splitlines():
+        if line.startswith("  ") and not line.startswith("   "):
+            mode = line.split()[0]
+            blocks[mode] = [line]
+        elif mode and line.startswith("   "):
+            blocks[mode].append(line)
+        else:
+            mode = None
+    return {m: "\n".join(lines) for m, lines in blocks.items()}
+
+
+HELP = _mode_help()
+
+
+def check_compare(args: dict[str, Any]) -> None:
+    """The cheap checks of ``yolokd compare``: required keys, all keys, methods and seeds, yolokd values."""
+    from yolokd.compare import parse_methods, parse_seeds  # pure Python
+
+    missing = [k for k in ("data", "teacher") if k not in args]
+    if missing:
+        raise SettingsError(f"yolokd compare needs {' and '.join(k + '=' for k in missing)}; see 'yolokd compare help'")
+    check_keys(args, extra=COMPARE_KEYS)
+    parse_methods(args.get("methods", "none,cwd,cwd_attn,native"))
+    parse_seeds(args.get("seeds", 3))
+    check_kd_settings({k: v for k, v in args.items() if k in KD_DEFAULTS}, require_teacher=False)
+
+
+def settings(keys: list[str]) -> None:
+    """Print default.yaml, or only the lines of the keys asked for."""
+    text = DEFAULT_YAML.read_text(encoding="utf-8")
+    if not keys:
+        print(text, end="")
+        return
+    lines = {line.split(":", 1)[0]: line for line in text.splitlines() if line and not line.startswith("#")}
+    for key in keys:
+        if key not in lines:
+            raise unknown_key_error(key, set(lines))
+        print(lines[key])
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     mode, rest = (argv[0], argv[1:]) if argv else ("help", [])
     try:
-        if mode == "train":
+        if mode in HELP and any(a in ("help", "-h", "--help") for a in rest):
+            print(f"usage: yolokd {mode} [key=value ...]\n\n{HELP[mode]}")
+        elif mode == "train":
             train(parse_args(rest))
         elif mode == "compare":
+            args = parse_args(rest)
+            check_compare(args)
             from yolokd.compare import compare
 
-            args = parse_args(rest)
-            missing = [k for k in ("data", "teacher") if k not in args]
-            if missing:
-                raise SettingsError(f"yolokd compare needs {' and '.join(k + '=' for k in missing)}; see 'yolokd help'")
             compare(**args)
         elif mode == "attention":
-            from yolokd.heatmaps import attention_maps
-
             args = parse_args(rest)
             missing = [k for k in ("model", "source", "out") if k not in args]
             if missing:
                 raise SettingsError(f"yolokd attention needs {' and '.join(k + '=' for k in missing)}")
-            for path in attention_maps(**_only(args, {"model", "source", "out", "teacher", "imgsz"}, mode)):
+            _only(args, {"model", "source", "out", "teacher", "imgsz"}, mode)
+            from yolokd.heatmaps import attention_maps
+
+            for path in attention_maps(**args):
                 print(f"yolokd: wrote {path}")
         elif mode == "data":
             data(rest)
         elif mode == "demo":
+            args = parse_args(rest)
+            check_keys(args, extra={"out", "wheel", *COMPARE_KEYS})
             from yolokd.demo import run_demo
 
-            run_demo(**parse_args(rest))
+            run_demo(**args)
         elif mode == "settings":
-            print(DEFAULT_YAML.read_text(encoding="utf-8"), end="")
+            settings(rest)
+        elif mode in ("version", "--version", "-V"):
+            print(f"yolokd {yolokd.__version__}")
         elif mode in ("help", "-h", "--help"):
             print(USAGE, end="")
         else:
-            raise SettingsError(f"unknown mode '{mode}'; use train, compare, data, attention, demo, settings or help")
+            raise SettingsError(
+                f"unknown mode '{mode}'; use train, compare, data, attention, demo, settings, version or help"
+            )
     except SettingsError as e:
         print(f"yolokd: error: {e}", file=sys.stderr)
         return 2

@@ -20,8 +20,6 @@ import re
 from pathlib import Path
 from typing import Any
 
-import torch
-
 from yolokd.cfg import CHOICES, KD_DEFAULTS, SettingsError, check_kd_settings, split_settings, unknown_key_error
 
 RECIPES: dict[str, dict[str, Any]] = {
@@ -112,6 +110,8 @@ def _json(obj: dict) -> dict:
 
 def _finished(last: Path) -> bool:
     """True when ``last.pt`` is a finished run's (Ultralytics strips it and sets epoch to -1)."""
+    import torch
+
     return torch.load(last, map_location="cpu", weights_only=False).get("epoch") == -1
 
 

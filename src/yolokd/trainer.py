@@ -375,6 +375,8 @@ def distill(
     if teacher is not None:
         overrides["teacher"] = str(teacher)
     kd, rest = split_settings(overrides)  # fail before any model is built
+    if not rest.get("data") and not rest.get("resume"):
+        raise SettingsError("distill needs data=path/to/data.yaml (a YOLO-format dataset)")
     model = rest.pop("model")
     if str(model).endswith(".pt") and not Path(model).is_file():
         if rest.get("resume"):

@@ -7,6 +7,8 @@ either set fails at once with the closest valid names.
 from __future__ import annotations
 
 import difflib
+import functools
+import importlib.util
 from pathlib import Path
 from typing import Any
 
@@ -112,35 +114,54 @@ def check_kd_settings(kd: dict[str, Any], require_teacher: bool = True) -> dict[
     return out
 
 
+@functools.cache
+def ultralytics_defaults() -> dict[str, Any]:
+    """Ultralytics' train arguments and defaults, read from its ``cfg/default.yaml`` without importing it
+    (importing Ultralytics pulls in torch: seconds before a misspelt key could be reported)."""
+    spec = importlib.util.find_spec("ultralytics")
+    if spec is None or not spec.submodule_search_locations:
+        raise SettingsError("Ultralytics is not installed; pip install ultralytics (see README)")
+    path = Path(next(iter(spec.submodule_search_locations))) / "cfg" / "default.yaml"
+    return yaml.safe_load(path.read_text(encoding="utf-8"))
+
+
+def check_keys(overrides: dict[str, Any], extra: set[str] = frozenset()) -> None:
+    """Fail on an unknown key (with the closest valid ones), on Ultralytics' own distillation keys outside
+    ``kd_method=native`` and on a ``data=`` yaml that does not exist. Cheap: imports nothing heavy.
+
+    ``extra`` are further keys valid in the caller's context (e.g. compare's ``methods=``).
+    """
+    ultra = ultralytics_defaults()
+    valid = set(ultra) | set(KD_DEFAULTS) | set(extra)
+    for key in overrides:
+        if key not in valid and key not in {"save_dir", "augmentations"}:
+            raise unknown_key_error(key, valid)
+    for reserved in ("distill_model", "dis"):
+        if overrides.get(reserved, ultra[reserved]) != ultra[reserved] and overrides.get("kd_method") != "native":
+            raise SettingsError(
+                f"'{reserved}=' is Ultralytics' own distillation; use kd_method=native teacher=... instead"
+            )
+    data = overrides.get("data")
+    if isinstance(data, str) and data.endswith((".yaml", ".yml")) and not Path(data).is_file():
+        raise SettingsError(
+            f"data '{data}' not found; pass the path to your dataset's data.yaml (nothing is downloaded)"
+        )
+
+
 def split_settings(overrides: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
     """Split mixed settings into (yolokd settings, Ultralytics train arguments), validating both.
 
     Unknown keys fail with a suggestion from both key sets; Ultralytics' arguments are type-
     and range-checked by Ultralytics' own ``check_cfg``.
     """
-    from ultralytics.cfg import DEFAULT_CFG_DICT, check_cfg
-
+    check_keys(overrides)
     kd = {k: v for k, v in overrides.items() if k in KD_DEFAULTS}
     rest = {k: v for k, v in overrides.items() if k not in KD_DEFAULTS}
-    valid = set(DEFAULT_CFG_DICT) | set(KD_DEFAULTS)
-    for key in rest:
-        if key not in DEFAULT_CFG_DICT and key not in {"save_dir", "augmentations"}:
-            raise unknown_key_error(key, valid)
-    for reserved in ("distill_model", "dis"):
-        if (
-            rest.get(reserved, DEFAULT_CFG_DICT[reserved]) != DEFAULT_CFG_DICT[reserved]
-            and kd.get("kd_method") != "native"
-        ):
-            raise SettingsError(
-                f"'{reserved}=' is Ultralytics' own distillation; use kd_method=native teacher=... instead"
-            )
-    data = rest.get("data")
-    if isinstance(data, str) and data.endswith((".yaml", ".yml")) and not Path(data).is_file():
-        raise SettingsError(
-            f"data '{data}' not found; pass the path to your dataset's data.yaml (nothing is downloaded)"
-        )
+    kd_checked = check_kd_settings(kd, require_teacher=not rest.get("resume"))  # cheap checks before the import
+    from ultralytics.cfg import check_cfg
+
     try:
         check_cfg(rest)
     except (TypeError, ValueError) as e:
         raise SettingsError(str(e)) from None
-    return check_kd_settings(kd, require_teacher=not rest.get("resume")), rest
+    return kd_checked, rest

@@ -1,0 +1,70 @@
+"""The command line a newcomer types first: errors before any heavy import, per-mode help, version, settings."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+YOLOKD = str(Path(sys.executable).with_name("yolokd"))
+
+FAST = """
+import sys
+from yolokd.cli import main
+rc = main(sys.argv[1:])
+heavy = sorted(m for m in ("torch", "ultralytics", "cv2", "numpy") if m in sys.modules)
+print("HEAVY", heavy)
+sys.exit(rc)
+"""
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["train", "kd_tua=1", "data=x.yaml"], "Did you mean 'kd_tau'"),
+        (["train", "kd_method=none"], "yolokd train needs data=path/to/data.yaml"),
+        (["train", "data={data}"], "kd_method=cwd_attn needs 'teacher=path/to/teacher.pt'"),
+        (["train", "data={data}", "kd_method=none", "kd_stop=2"], "must be in [0, 1)"),
+        (["train", "data=missing.yaml", "kd_method=none"], "data 'missing.yaml' not found"),
+        (["train", "resume"], "resume needs the run to continue"),
+        (["train", "--help"], "usage: yolokd train"),
+        (["compare", "data={data}", "teacher=t.pt", "methods=cwd@kd_tua=1"], "Did you mean 'kd_tau'"),
+        (["compare", "data={data}", "teacher=t.pt", "epoch=3"], "Did you mean 'epochs'"),
+        (["compare", "data={data}"], "yolokd compare needs teacher="),
+        (["demo", "epoch=3"], "Did you mean 'epochs'"),
+        (["settings", "kd_tua"], "Did you mean 'kd_tau'"),
+    ],
+)
+def test_errors_and_help_answer_before_torch_or_ultralytics_is_imported(args, message, data):
+    args = [a.format(data=data) for a in args]
+    r = subprocess.run([sys.executable, "-c", FAST, *args], capture_output=True, text=True, timeout=120)
+    assert message in r.stdout + r.stderr, r.stdout + r.stderr
+    assert "HEAVY []" in r.stdout, r.stdout  # nothing heavy was imported to give this answer
+    assert r.returncode == (0 if "--help" in args else 2)
+    assert "Traceback" not in r.stderr
+
+
+def test_per_mode_help_version_and_one_setting():
+    run = lambda *a: subprocess.run([YOLOKD, *a], capture_output=True, text=True, timeout=60)  # noqa: E731
+    for mode in ("train", "compare", "data", "attention"):
+        for flag in ("help", "--help", "-h"):
+            r = run(mode, flag)
+            assert r.returncode == 0 and r.stdout.startswith(f"usage: yolokd {mode} [key=value ...]"), r.stderr
+    assert "shared_norm" in run("compare", "help").stdout and "score" in run("compare", "help").stdout
+    from yolokd import __version__
+
+    assert run("--version").stdout.strip() == run("version").stdout.strip() == f"yolokd {__version__}"
+    r = run("settings", "kd_tau", "kd_cls")
+    assert [line.split(":")[0] for line in r.stdout.splitlines()] == ["kd_tau", "kd_cls"]
+    assert "(float)" in r.stdout
+    assert run("settings").stdout.count("# (") >= 17  # every key with its type
+
+
+def test_distill_needs_data():
+    from yolokd import distill
+    from yolokd.cfg import SettingsError
+
+    with pytest.raises(SettingsError, match="needs data="):
+        distill("yolov8n.yaml", method="none")

@@ -68,3 +68,20 @@ def test_distill_needs_data():
 
     with pytest.raises(SettingsError, match="needs data="):
         distill("yolov8n.yaml", method="none")
+
+
+def test_runs_land_under_the_current_folder_whatever_the_settings_file_says(tmp_path, data):
+    """Ultralytics' settings remember the folder of the first run as runs_dir; yolokd writes under the cwd."""
+    import os
+
+    env = {**os.environ, "YOLO_CONFIG_DIR": str(tmp_path / "config")}
+    elsewhere, here = tmp_path / "first-clone", tmp_path / "work"
+    here.mkdir()
+    code = f"from ultralytics.utils import SETTINGS; SETTINGS.update(runs_dir={str(elsewhere / 'runs')!r})"
+    subprocess.run([sys.executable, "-c", code], check=True, env=env, capture_output=True, timeout=120)
+    cmd = [YOLOKD, "train", "model=yolov8n.yaml", f"data={data}", "kd_method=none", "epochs=1", "imgsz=64",
+           "batch=4", "workers=0", "device=cpu", "plots=False"]  # fmt: skip
+    r = subprocess.run(cmd, cwd=here, env=env, capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert (here / "runs" / "detect" / "train" / "weights" / "best.pt").is_file()
+    assert not elsewhere.exists()

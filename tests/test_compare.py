@@ -69,6 +69,18 @@ def test_compare_sweep_rows_and_folders(data, teacher, runs):
         assert f"{key}: {value}" in (run / "args.yaml").read_text()
 
 
+def test_example_panels_show_the_top_detections_and_their_threshold():
+    import numpy as np
+
+    from yolokd.report import top_detections
+
+    boxes, scores = np.arange(16.0).reshape(4, 4), np.array([0.0213, 0.30, 0.05, 0.11])
+    drawn, caption = top_detections(boxes, scores, 2, 0.001)
+    assert drawn.tolist() == [boxes[1].tolist(), boxes[3].tolist()] and caption == "top 2, conf ≥ 0.11"
+    assert top_detections(boxes, scores, 9, 0.001)[1] == "top 4, conf ≥ 0.021"
+    assert top_detections(boxes[:0], scores[:0], 3, 0.001)[1] == "nothing at conf ≥ 0.001"
+
+
 def test_paired_interval_matches_hand_computation():
     assert t975(2) == 4.303 and abs(t975(60) - 2.000) < 1e-3  # table; expansion (exact 2.0003)
     m, lo, hi = mean_ci([0.01, 0.03, 0.05])  # mean 0.03, sd 0.02, half-width 4.303 * 0.02 / sqrt(3)
@@ -112,6 +124,13 @@ def test_compare_end_to_end(data, teacher, runs, capsys):
         assert float(rows[run["label"]]["map50_mean"]) == pytest.approx(m.box.map50, abs=1e-6)
         assert float(rows[run["label"]]["map50_95_mean"]) == pytest.approx(m.box.map, abs=1e-6)
         assert f"| {run['label']} | 3.01 |" in table  # YOLOv8n: 3.01 M parameters
+    assert table.startswith(
+        f"# yolokd compare — {data.parent.name}: teacher best.pt (teacher-v8s) → student yolov8n.yaml"
+    )
+    log = capsys.readouterr().out
+    assert f"yolokd compare: report in {out}/" in log
+    for f in ("table.md", "table.csv", "map.png", "examples.png", "summary.json", "env.json"):
+        assert f"\n  {f} " in log
     env = json.loads((out / "env.json").read_text())
     assert env["seeds"] == [0] and env["versions"]["ultralytics"] == "8.4.190"
 

@@ -32,7 +32,7 @@ modes:
               data=data.yaml teacher=teacher.pt (or teacher=yolov8s.yaml teacher_epochs=50) student=yolov8n.yaml
               methods=none,cwd,cwd_attn,native (variants: cwd_attn:student|shared|shared_norm|teacher|score;
               a sweep: METHOD[:MODE][@key=value]..., e.g. cwd@kd_weight=10@kd_tau=1) seeds=3 epochs=100
-              recipe=default|paper project=runs/compare name=compare examples=4 examples_conf=0.25,
+              recipe=default|paper project=runs/compare name=compare examples=4 examples_conf=0.001,
               plus any train argument
   data      prepare a YOLO dataset:
               data trees out=DIR           aerial tree crowns (DeepForest's annotations, fetched with pip)

@@ -233,7 +233,7 @@ def compare(
     project: str = "runs/compare",
     name: str = "compare",
     examples: int = 4,
-    examples_conf: float = 0.25,
+    examples_conf: float = 0.001,
     **train_args: Any,
 ) -> Path:
     """Run the comparison and write its report; return the comparison folder.
@@ -242,7 +242,7 @@ def compare(
     is trained first under the same recipe. ``train_args`` (any Ultralytics train argument or yolokd
     ``kd_*`` setting) apply to every run; ``recipe=paper`` presets Adam, lr0 0.001, momentum 0.9, tau 0.5,
     weight 1 (explicit arguments win). ``examples`` validation images are drawn in examples.png with
-    detections at confidence >= ``examples_conf`` (lower it for weakly trained models).
+    each model's most confident detections (as many as the image has boxes; none below ``examples_conf``).
     """
     from yolokd import report
 
@@ -329,7 +329,7 @@ def compare(
             )
             report.write_tables(out, teacher_rec, runs, labels, settings)
 
-    report.write_all(
+    files = report.write_all(
         out,
         teacher_rec,
         runs,
@@ -341,4 +341,16 @@ def compare(
         examples_conf=examples_conf,
     )
     print((out / "table.md").read_text(encoding="utf-8"), flush=True)
+    what = {
+        "table.md": "the table above",
+        "table.csv": "the same numbers, per seed",
+        "map.png": "mAP per model, seeds as dots",
+        "examples.png": "detections on validation images",
+        "summary.json": "every run's metrics and paths",
+        "env.json": "versions, machine, command",
+    }
+    print(f"yolokd compare: report in {out}/", flush=True)
+    for f in files:
+        print(f"  {f.name:<13} {what.get(f.name, '')}", flush=True)
+    print(f"  {'<method>-s<seed>/':<13} one Ultralytics run folder per student (weights/best.pt)", flush=True)
     return out

@@ -23,7 +23,6 @@ DEMO = dict(
     recipe="paper",
     device="cpu",
     examples=4,
-    examples_conf=0.1,  # briefly trained models are rarely confident: show what they do find
 )
 
 

@@ -92,7 +92,7 @@ def attention_maps(
             learned = _learned_distiller(model_path, args, [f.shape[1] for f in s_feats], [f.shape[1] for f in t_feats])
             learned = learned or False
         cols = ["teacher", "student"] + (["learned"] if learned else [])
-        fig, axes = plt.subplots(len(s_feats), len(cols), figsize=(3.2 * len(cols), 3.2 * len(s_feats)), squeeze=False)
+        fig, axes = plt.subplots(len(s_feats), len(cols), figsize=(3.6 * len(cols), 3.2 * len(s_feats)), squeeze=False)
         for i, (s, t) in enumerate(zip(s_feats, t_feats)):
             masks = {"teacher": teacher_spatial_mask(t), "student": teacher_spatial_mask(s)}
             if learned:
@@ -101,7 +101,8 @@ def attention_maps(
                 m = masks[name][0, 0]
                 ax.imshow(boxed)
                 vmax = max(1.0, float(m.max()))  # masks in (0, 1); mean-1 masks may exceed 1
-                ax.imshow(m.numpy(), cmap="jet", alpha=0.5, vmin=0, vmax=vmax, extent=(0, imgsz, imgsz, 0))
+                shown = ax.imshow(m.numpy(), cmap="jet", alpha=0.5, vmin=0, vmax=vmax, extent=(0, imgsz, imgsz, 0))
+                fig.colorbar(shown, ax=ax, fraction=0.046, pad=0.02).ax.tick_params(labelsize=6)  # a flat mask reads
                 ax.set_title(
                     f"P{i + 3} {name}: mean {m.mean():.2f}, entropy {float(mask_entropy(m[None])[0]):.2f}", fontsize=8
                 )

@@ -143,6 +143,15 @@ def model_size(weights: str, imgsz: int) -> tuple[float, float]:
     return n / 1e6, gflops
 
 
+def title(settings: dict[str, Any], teacher: dict) -> str:
+    """``trees: teacher best.pt (yolov8s-fall) → student yolov8n.yaml`` — what was compared, on which data."""
+    data = Path(str(settings.get("data", "")))
+    dataset = data.parent.name if data.stem == "data" and data.parent.name else data.stem
+    t = Path(str(teacher.get("model", "")))
+    run = t.parent.parent.name if t.parent.name == "weights" else ""  # runs/<name>/weights/best.pt
+    return f"{dataset}: teacher {t.name}{f' ({run})' if run else ''} → student {settings.get('student')}"
+
+
 def write_tables(out: Path, teacher: dict, runs: list[dict], labels: list[str], settings: dict[str, Any]) -> list[dict]:
     """Write table.md, table.csv and summary.json (also after every finished run, so progress is on disk)."""
     imgsz = int(settings.get("imgsz", 640))
@@ -152,7 +161,7 @@ def write_tables(out: Path, teacher: dict, runs: list[dict], labels: list[str], 
     seeds = sorted({r["seed"] for r in runs})
     val_boxes = teacher.get("val_boxes")
     head = (
-        f"# yolokd compare: {out.name}\n\n"
+        f"# yolokd compare — {title(settings, teacher)}\n\n"
         f"data `{settings.get('data')}` ({val_boxes} validation boxes) · {settings.get('epochs')} epochs · "
         f"imgsz {imgsz} · seeds {','.join(map(str, seeds))} · student `{settings.get('student')}` · "
         f"teacher `{teacher['model']}` · `cwd_attn` = kd_attn_mode `{settings.get('cwd_attn_mode')}`\n\n"
@@ -239,7 +248,7 @@ def environment(seeds: list[int]) -> dict[str, Any]:
     }
 
 
-def plot_map(out: Path, rows: list[dict], runs: list[dict], path: Path) -> None:
+def plot_map(out: Path, rows: list[dict], runs: list[dict], path: Path, heading: str = "") -> None:
     """Bar chart of mean mAP50 and mAP50-95 per method, error bars = std over seeds, dots = seeds."""
     import matplotlib
 
@@ -249,7 +258,7 @@ def plot_map(out: Path, rows: list[dict], runs: list[dict], path: Path) -> None:
     students = [r for r in rows if r["model"] != "teacher"]
     teacher = rows[0]
     fig, axes = plt.subplots(1, 2, figsize=(4 + 1.2 * len(students), 4), constrained_layout=True)
-    for ax, (k, title) in zip(axes, METRICS):
+    for ax, (k, name) in zip(axes, METRICS):
         x = range(len(students))
         means = [r[f"{k}_mean"] for r in students]
         errs = [0 if math.isnan(r.get(f"{k}_std", math.nan)) else r[f"{k}_std"] for r in students]
@@ -257,11 +266,10 @@ def plot_map(out: Path, rows: list[dict], runs: list[dict], path: Path) -> None:
         for i, r in enumerate(students):
             vals = [v[k] for v in runs if v["label"] == r["model"]]
             ax.scatter([i] * len(vals), vals, color="k", s=12, zorder=3)
-        ax.axhline(teacher[f"{k}_mean"], color="#c44e52", ls="--", label="teacher")
-        ax.set_xticks(list(x), [r["model"] for r in students], rotation=20)
-        ax.set_title(title)
-        ax.legend(loc="lower right")
-    fig.suptitle(f"yolokd compare: {out.name} (bars: mean ± std over seeds; dots: seeds)")
+        ax.axhline(teacher[f"{k}_mean"], color="#c44e52", ls="--")  # named in the title: a legend would cover bars
+        ax.set_xticks(list(x), [r["model"] for r in students], rotation=20, ha="right", fontsize=8)
+        ax.set_title(f"{name} (dashed: teacher {teacher[f'{k}_mean']:.3f})", fontsize=10)
+    fig.suptitle(f"{heading or out.name}\nbars: mean ± std over seeds; dots: seeds", fontsize=10)
     fig.savefig(path, dpi=120)
     plt.close(fig)
 
@@ -283,6 +291,15 @@ def _val_images(data: str, n: int) -> list[Path]:
     return [paths[round(i * (len(paths) - 1) / max(n - 1, 1))] for i in range(n)]
 
 
+def top_detections(boxes: Any, scores: Any, k: int, conf: float) -> tuple[Any, str]:
+    """The ``k`` most confident of one image's detections (arrays (M, 4), (M,)) and a caption with the
+    confidence of the last one drawn, e.g. ``top 3, conf ≥ 0.21`` (two significant digits)."""
+    top = scores.argsort()[::-1][:k]
+    if not len(top):
+        return boxes[top], f"nothing at conf ≥ {conf:g}"
+    return boxes[top], f"top {len(top)}, conf ≥ {scores[top[-1]]:.2g}"
+
+
 def plot_examples(
     data: str,
     columns: list[tuple[str, str]],
@@ -290,12 +307,14 @@ def plot_examples(
     n: int,
     path: Path,
     note: str = "",
-    conf: float = 0.25,
+    conf: float = 0.001,
     device: Any = None,
 ) -> None:
     """Grid like the paper's Fig. 2: the same validation images with ground truth and each model's detections.
 
-    ``columns`` is [(title, weights)]; detections are drawn at confidence >= ``conf``.
+    ``columns`` is [(title, weights)]. Each panel draws the model's K most confident detections (at
+    confidence >= ``conf``), K = the image's number of ground-truth boxes, and prints the confidence of
+    the K-th: briefly trained students are rarely confident, and a fixed threshold would show nothing.
     """
     import matplotlib
 
@@ -311,7 +330,7 @@ def plot_examples(
     preds = {}
     for title, weights in columns:
         results = YOLO(weights).predict([str(p) for p in images], imgsz=imgsz, conf=conf, verbose=False, device=device)
-        preds[title] = [r.boxes.xyxy.cpu().numpy() for r in results]
+        preds[title] = [(r.boxes.xyxy.cpu().numpy(), r.boxes.conf.cpu().numpy()) for r in results]
     ncol = len(columns) + 1
     fig, axes = plt.subplots(len(images), ncol, figsize=(3 * ncol, 3 * len(images)), squeeze=False)
     for i, (img_path, label_path) in enumerate(zip(images, img2label_paths([str(p) for p in images]))):
@@ -323,14 +342,20 @@ def plot_examples(
                 if line.strip():
                     _, cx, cy, bw, bh = map(float, line.split()[:5])
                     gt.append(((cx - bw / 2) * w, (cy - bh / 2) * h, (cx + bw / 2) * w, (cy + bh / 2) * h))
-        panels = [("ground truth", gt, "#2ca02c")] + [(t, preds[t][i], "#ff7f0e") for t, _ in columns]
-        for ax, (title, boxes, color) in zip(axes[i], panels):
+        panels = [("ground truth", gt, f"{len(gt)} box{'es' if len(gt) != 1 else ''}", "#2ca02c")]  # (title, boxes, caption, colour)
+        k = max(len(gt), 1)
+        panels += [(t, *top_detections(*preds[t][i], k, conf), "#ff7f0e") for t, _ in columns]
+        for ax, (name, boxes, caption, color) in zip(axes[i], panels):
             ax.imshow(im)
             for x1, y1, x2, y2 in boxes:
                 ax.add_patch(plt.Rectangle((x1, y1), x2 - x1, y2 - y1, fill=False, color=color, lw=1))
-            ax.set_title(f"{title} ({len(boxes)})" if i == 0 else f"({len(boxes)})", fontsize=9)
+            ax.set_title(f"{name}\n{caption}" if i == 0 else caption, fontsize=8)
             ax.axis("off")
-    fig.suptitle(f"validation images: ground truth (green), detections at conf ≥ {conf:g} (orange); {note}")
+    fig.suptitle(
+        "validation images: ground truth (green); each model's K most confident detections (orange), "
+        f"K = the image's ground-truth boxes; {note}",
+        fontsize=9,
+    )
     fig.tight_layout(rect=(0, 0, 1, 0.97))
     fig.savefig(path, dpi=100)
     plt.close(fig)
@@ -345,12 +370,12 @@ def write_all(
     env: dict[str, Any],
     imgsz: int,
     examples: int,
-    examples_conf: float = 0.25,
-) -> None:
-    """The complete report: tables, summary.json, env.json, map.png and examples.png."""
+    examples_conf: float = 0.001,
+) -> list[Path]:
+    """The complete report: tables, summary.json, env.json, map.png and examples.png; returns the files."""
     rows = write_tables(out, teacher, runs, labels, settings)
     (out / "env.json").write_text(json.dumps(env, indent=2) + "\n")
-    plot_map(out, rows, runs, out / "map.png")
+    plot_map(out, rows, runs, out / "map.png", title(settings, teacher))
     if examples > 0:
         first = {r["label"]: r["weights"] for r in sorted(runs, key=lambda r: r["seed"], reverse=True)}
         columns = [("teacher", teacher["weights"])] + [(m, first[m]) for m in labels if m in first]
@@ -365,3 +390,5 @@ def write_all(
             examples_conf,
             settings.get("device"),
         )
+    names = ("table.md", "table.csv", "map.png", "examples.png", "summary.json", "env.json")
+    return [out / n for n in names if (out / n).is_file()]

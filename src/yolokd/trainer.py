@@ -377,6 +377,8 @@ def distill(
     kd, rest = split_settings(overrides)  # fail before any model is built
     if not rest.get("data") and not rest.get("resume"):
         raise SettingsError("distill needs data=path/to/data.yaml (a YOLO-format dataset)")
+    if not rest.get("resume") and not rest.get("project"):  # like `yolo train` run here, whatever Ultralytics'
+        rest["project"] = str(Path.cwd() / "runs" / "detect")  # settings file remembers as runs_dir
     model = rest.pop("model")
     if str(model).endswith(".pt") and not Path(model).is_file():
         if rest.get("resume"):

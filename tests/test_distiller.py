@@ -68,7 +68,7 @@ def test_distiller_weights_terms_scales_them_and_sums_them():
     assert {k: stats[k] for k in ("kd/w_cwd", "kd/w_cls", "kd/w_box")} == pytest.approx(
         {"kd/w_cwd": 0.2, "kd/w_cls": 0.05, "kd/w_box": 0.3}
     )
-    assert stats["attn/l0_mask"] == pytest.approx(1.0) and 0 < stats["attn/l0_entropy"] < 1
+    assert 1 < stats["attn/l0_mask"] < 2 and 0 < stats["attn/l0_entropy"] <= 1
 
 
 @pytest.mark.parametrize(

@@ -110,14 +110,15 @@ def test_channel_norm_makes_cwd_blind_to_each_channels_scale():
         assert (a == pytest.approx(b, rel=1e-4)) == same
 
 
-def test_score_mask_is_the_teachers_best_class_probability_at_mean_one():
+def test_score_mask_is_one_plus_the_teachers_best_class_probability():
     cls = torch.tensor([[[[0.0, 2.0]], [[-1.0, -3.0]]]])  # (N=1, nc=2, H=1, W=2)
     m = score_spatial_mask(cls)
     assert m.shape == (1, 1, 1, 2)
-    best = [0.5, 1 / (1 + math.exp(-2))]  # max over classes of the sigmoid: 0.5, 0.881
-    assert m.flatten().tolist() == pytest.approx([b / (sum(best) / 2) for b in best])  # 0.724, 1.276
-    sharp = [0.5, 1 / (1 + math.exp(-4))]
-    assert score_spatial_mask(cls, tau=0.5).flatten().tolist() == pytest.approx([b / (sum(sharp) / 2) for b in sharp])
+    assert m.flatten().tolist() == pytest.approx([1.5, 1 + 1 / (1 + math.exp(-2))])  # 1 + max_c sigmoid: 1.5, 1.881
+    sharp = score_spatial_mask(cls, tau=0.5).flatten().tolist()
+    assert sharp == pytest.approx([1.5, 1 + 1 / (1 + math.exp(-4))])  # tau < 1 sharpens
+    background = score_spatial_mask(torch.full((1, 1, 3, 3), -20.0))
+    assert torch.allclose(background, torch.ones(1, 1, 3, 3))  # the teacher sees nothing: plain CWD, not off
     assert not score_spatial_mask(cls.requires_grad_(True)).requires_grad  # detached: cannot be trained away
 
 

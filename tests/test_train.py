@@ -241,7 +241,7 @@ def test_cli_every_signal_together_logs_each_term_and_keeps_best_pt_plain(data, 
     assert weights[2] == {"cwd": 0.0, "cls": 0.0, "box": 0.0}  # kd_stop: the last third without distillation
     for term in ("kd_cwd", "kd_cls", "kd_box"):
         assert float(rows[0][f"train/{term}"]) > 0 and float(rows[2][f"train/{term}"]) == 0
-    assert float(rows[0]["attn/l0_mask"]) == pytest.approx(1.0, abs=1e-3)  # the teacher's score mask, at mean 1
+    assert 1 <= float(rows[0]["attn/l0_mask"]) < 2  # 1 + the teacher's class probability
     assert rows[2]["attn/l0_mask"] == "nan"  # no distillation, no mask: the column stays, empty
     r = subprocess.run([sys.executable, "-c", PURITY, str(run / "weights" / "best.pt")], capture_output=True, text=True)
     assert r.returncode == 0, r.stderr[-3000:]

@@ -342,7 +342,9 @@ def plot_examples(
                 if line.strip():
                     _, cx, cy, bw, bh = map(float, line.split()[:5])
                     gt.append(((cx - bw / 2) * w, (cy - bh / 2) * h, (cx + bw / 2) * w, (cy + bh / 2) * h))
-        panels = [("ground truth", gt, f"{len(gt)} box{'es' if len(gt) != 1 else ''}", "#2ca02c")]  # (title, boxes, caption, colour)
+        panels = [
+            ("ground truth", gt, f"{len(gt)} box{'es' if len(gt) != 1 else ''}", "#2ca02c")
+        ]  # (title, boxes, caption, colour)
         k = max(len(gt), 1)
         panels += [(t, *top_detections(*preds[t][i], k, conf), "#ff7f0e") for t, _ in columns]
         for ax, (name, boxes, caption, color) in zip(axes[i], panels):

@@ -15,8 +15,8 @@ Attention modes (see DESIGN.md, "the trap"):
   spatial mask over H*W), so attention can re-weight but not scale the features to zero.
 - ``teacher``: parameter-free masks computed from the detached teacher features, applied
   to both sides (FGD / FBKD style); nothing can learn to collapse them.
-- ``score``: a detached spatial mask from the teacher's class scores (needs the teacher's
-  head outputs), applied to both sides: distil where the teacher sees objects.
+- ``score``: a detached spatial mask, 1 + the teacher's class probability (needs the teacher's
+  head outputs), applied to both sides: objects weigh up to twice the background.
 
 During training it also accumulates, per level, the mean spatial mask, its normalised entropy
 (1 = uniform over positions) and the mean channel weight of the masks applied to the student;

@@ -166,11 +166,13 @@ HELP = _mode_help()
 
 def check_compare(args: dict[str, Any]) -> None:
     """The cheap checks of ``yolokd compare``: required keys, all keys, methods and seeds, yolokd values."""
-    from yolokd.compare import parse_methods, parse_seeds  # pure Python
+    from yolokd.compare import check_own_args, parse_methods, parse_seeds  # pure Python
 
     missing = [k for k in ("data", "teacher") if k not in args]
     if missing:
         raise SettingsError(f"yolokd compare needs {' and '.join(k + '=' for k in missing)}; see 'yolokd compare help'")
+    own = {"data", "teacher", "project", "name", *COMPARE_KEYS}
+    check_own_args({k: v for k, v in args.items() if k not in own}, args.get("recipe", "default"))
     check_keys(args, extra=COMPARE_KEYS)
     parse_methods(args.get("methods", "none,cwd,cwd_attn,native"))
     parse_seeds(args.get("seeds", 3))

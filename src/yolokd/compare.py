@@ -90,6 +90,15 @@ def run_stem(label: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.+-]", "-", label.replace("@", "+").replace("=", ""))
 
 
+def check_own_args(train_args: dict[str, Any], recipe: str) -> None:
+    """Refuse per-run keys that compare sets itself (``seed=`` → ``seeds=``) and an unknown recipe."""
+    for key, use in RESERVED.items():
+        if key in train_args:
+            raise SettingsError(f"compare sets '{key}' per run; use {use} instead")
+    if recipe not in RECIPES:
+        raise SettingsError(f"recipe={recipe} is not known; choose one of: {', '.join(RECIPES)}")
+
+
 def parse_seeds(seeds: int | str | list[int]) -> list[int]:
     """``3`` → [0, 1, 2]; ``0,5,7`` → [0, 5, 7]."""
     if isinstance(seeds, int) and not isinstance(seeds, bool):
@@ -246,11 +255,7 @@ def compare(
     """
     from yolokd import report
 
-    for key, use in RESERVED.items():
-        if key in train_args:
-            raise SettingsError(f"compare sets '{key}' per run; use {use} instead")
-    if recipe not in RECIPES:
-        raise SettingsError(f"recipe={recipe} is not known; choose one of: {', '.join(RECIPES)}")
+    check_own_args(train_args, recipe)
     method_list, seed_list = parse_methods(methods), parse_seeds(seeds)
     common = {**RECIPES[recipe], **train_args}
     kd_common = {k: v for k, v in common.items() if k in KD_DEFAULTS}

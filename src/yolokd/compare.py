@@ -124,7 +124,8 @@ def _finished(last: Path) -> bool:
     return torch.load(last, map_location="cpu", weights_only=False).get("epoch") == -1
 
 
-_SIGNALS = ("kd_norm", "kd_schedule", "kd_stop", "kd_cls", "kd_box", "kd_box_tau")
+_RESPONSE = ("kd_schedule", "kd_stop", "kd_cls", "kd_box", "kd_box_tau")  # the schedule and the response terms
+_SIGNALS = ("kd_norm", *_RESPONSE)
 RELEVANT = {  # the yolokd settings that change what a method trains
     "cwd": ("kd_tau", "kd_weight", "kd_softmax", *_SIGNALS),
     "cwd_attn": (
@@ -137,7 +138,7 @@ RELEVANT = {  # the yolokd settings that change what a method trains
         "kd_score_tau",
         *_SIGNALS,
     ),
-    "response": ("kd_schedule", "kd_stop", "kd_cls", "kd_box", "kd_box_tau"),
+    "response": _RESPONSE,
 }
 
 

@@ -106,11 +106,12 @@ class FeatureCWD(nn.Module):
         mode = self.attention_mode
         if mode == "none":
             return student, teacher
-        if mode in ("teacher", "score"):  # detached masks from the teacher, on both sides
-            if mode == "teacher":
-                w, m = teacher_channel_weights(teacher), teacher_spatial_mask(teacher)
-            else:
-                w, m = torch.ones_like(teacher[:, :, :1, :1]), score_spatial_mask(scores, self.score_tau)
+        if mode == "score":  # a detached spatial mask from the teacher's scores, on both sides; no channel weights
+            m = score_spatial_mask(scores, self.score_tau)
+            self._record(level, None, m)
+            return student * m, teacher * m
+        if mode == "teacher":  # detached masks from the teacher's features, on both sides
+            w, m = teacher_channel_weights(teacher), teacher_spatial_mask(teacher)
             self._record(level, w, m)
             return student * w * m, teacher * w * m
         w, m = self.attention[level].masks(student)
@@ -119,11 +120,13 @@ class FeatureCWD(nn.Module):
         return (student, self.attention[level](teacher)) if mode in ("shared", "shared_norm") else (student, teacher)
 
     @torch.no_grad()
-    def _record(self, level: int, w: Tensor, m: Tensor) -> None:
+    def _record(self, level: int, w: Tensor | None, m: Tensor) -> None:
+        """Accumulate the masks' statistics; ``w=None`` means no channel weights (logged as 1)."""
         if not self.training:
             return
         entropy = mask_entropy(m)  # (N,)
-        row = torch.stack([m.float().mean(), entropy.mean(), w.float().mean(), torch.ones_like(entropy[0])])
+        one = torch.ones_like(entropy[0])
+        row = torch.stack([m.float().mean(), entropy.mean(), one if w is None else w.float().mean(), one])
         if self._stats is None or self._stats.device != row.device:
             self._stats = torch.zeros(len(self.adapters), 4, device=row.device)
         self._stats[level] += row

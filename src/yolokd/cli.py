@@ -33,6 +33,7 @@ modes:
               methods=none,cwd,cwd_attn,native (variants: cwd_attn:student|shared|shared_norm|teacher|score;
               a sweep: METHOD[:MODE][@key=value]..., e.g. cwd@kd_weight=10@kd_tau=1) seeds=3 epochs=100
               recipe=default|paper project=runs/compare name=compare examples=4 examples_conf=0.001,
+              folds=k (k-fold over train+val images; one teacher per fold, so teacher_epochs= is required),
               plus any train argument
   data      prepare a YOLO dataset:
               data trees out=DIR           aerial tree crowns (DeepForest's annotations, fetched with pip)
@@ -143,7 +144,17 @@ def data(rest: list[str]) -> None:
     print(f"yolokd: {'pretrained model' if kind == 'pretrained' else 'dataset'} ready: {path}")
 
 
-COMPARE_KEYS = {"student", "methods", "seeds", "epochs", "teacher_epochs", "recipe", "examples", "examples_conf"}
+COMPARE_KEYS = {
+    "student",
+    "methods",
+    "seeds",
+    "epochs",
+    "teacher_epochs",
+    "recipe",
+    "folds",
+    "examples",
+    "examples_conf",
+}
 
 
 def _mode_help() -> dict[str, str]:
@@ -166,7 +177,7 @@ HELP = _mode_help()
 
 def check_compare(args: dict[str, Any]) -> None:
     """The cheap checks of ``yolokd compare``: required keys, all keys, methods and seeds, yolokd values."""
-    from yolokd.compare import check_own_args, parse_methods, parse_seeds  # pure Python
+    from yolokd.compare import check_folds, check_own_args, parse_methods, parse_seeds  # pure Python
 
     missing = [k for k in ("data", "teacher") if k not in args]
     if missing:
@@ -176,6 +187,7 @@ def check_compare(args: dict[str, Any]) -> None:
     check_keys(args, extra=COMPARE_KEYS)
     parse_methods(args.get("methods", "none,cwd,cwd_attn,native"))
     parse_seeds(args.get("seeds", 3))
+    check_folds(args.get("folds"), "teacher_epochs" in args)
     check_kd_settings({k: v for k, v in args.items() if k in KD_DEFAULTS}, require_teacher=False)
 
 

@@ -7,6 +7,7 @@ is written to the comparison folder::
     project/name/
       teacher/                Ultralytics run of the teacher (when trained here)
       none-s0/ cwd-s0/ ...    one Ultralytics run per method and seed, with yolokd_run.json + metrics.json
+      folds/                  with folds=k: folds.csv and f0/data.yaml ...; runs are then teacher-f0/, none-s0-f0/ ...
       table.md table.csv summary.json env.json map.png examples.png
 
 Re-running the same command reuses finished runs (metrics.json), resumes interrupted ones
@@ -21,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from yolokd.cfg import CHOICES, KD_DEFAULTS, SettingsError, check_kd_settings, split_settings, unknown_key_error
+from yolokd.data.folds import write_folds
 
 RECIPES: dict[str, dict[str, Any]] = {
     "default": {},  # Ultralytics' defaults
@@ -97,6 +99,21 @@ def check_own_args(train_args: dict[str, Any], recipe: str) -> None:
             raise SettingsError(f"compare sets '{key}' per run; use {use} instead")
     if recipe not in RECIPES:
         raise SettingsError(f"recipe={recipe} is not known; choose one of: {', '.join(RECIPES)}")
+
+
+def check_folds(folds: Any, train_teacher: bool) -> None:
+    """``folds`` is absent or a count of at least 2, and comes with a teacher trained per fold."""
+    if folds is None:
+        return
+    if isinstance(folds, bool) or not isinstance(folds, int) or folds < 2:
+        raise SettingsError(f"folds={folds!r} must be a whole number of at least 2 (e.g. folds=3), or left out")
+    if not train_teacher:
+        raise SettingsError(
+            f"folds={folds} validates on every image in turn, and a ready-trained teacher has trained on some of "
+            "them, so it would know the answers on those folds. Pass teacher_epochs=N with teacher= a model .yaml "
+            "or a .pt pretrained on other data (e.g. yolov8s-fall.pt from `yolokd data pretrained`): compare then "
+            "trains one teacher per fold on that fold's training images only"
+        )
 
 
 def parse_seeds(seeds: int | str | list[int]) -> list[int]:
@@ -240,6 +257,7 @@ def compare(
     epochs: int = 100,
     teacher_epochs: int | None = None,
     recipe: str = "default",
+    folds: int | None = None,
     project: str = "runs/compare",
     name: str = "compare",
     examples: int = 4,
@@ -251,7 +269,10 @@ def compare(
     ``teacher`` is a trained ``.pt`` used as is, or (with ``teacher_epochs=``) a ``.yaml`` or ``.pt`` that
     is trained first under the same recipe. ``train_args`` (any Ultralytics train argument or yolokd
     ``kd_*`` setting) apply to every run; ``recipe=paper`` presets Adam, lr0 0.001, momentum 0.9, tau 0.5,
-    weight 1 (explicit arguments win). ``examples`` validation images are drawn in examples.png with
+    weight 1 (explicit arguments win). ``folds=k`` pools the train and val images into k folds
+    (:mod:`yolokd.data.folds`) and runs every (method, seed) once per fold, validated on that fold;
+    each fold gets its own teacher, trained here on the other folds (so ``teacher_epochs=`` is required).
+    ``examples`` validation images are drawn in examples.png with
     each model's most confident detections (as many as the image has boxes; none below ``examples_conf``).
     """
     from yolokd import report
@@ -263,6 +284,7 @@ def compare(
     resolved = check_kd_settings(kd_common, require_teacher=False)
     split_settings({**common, "data": data, "epochs": epochs, "kd_method": "none"})  # fail before any training
     train_teacher = teacher_epochs is not None
+    check_folds(folds, train_teacher)
     if not train_teacher and not (str(teacher).endswith(".pt") and Path(teacher).is_file()):
         raise SettingsError(
             f"teacher '{teacher}' is not an existing .pt file; pass a trained checkpoint, or add teacher_epochs=N "
@@ -276,25 +298,37 @@ def compare(
     env = report.environment(seed_list)  # the code and command this comparison starts with
     base = {"data": str(Path(data).resolve()), "project": str(out), "exist_ok": True, **common}
     val_args = {k: base[k] for k in VAL_KEYS if k in base}
-    total = len(method_list) * len(seed_list) + 1
+    total = (len(method_list) * len(seed_list) + 1) * (folds or 1)
     step = iter(range(1, total + 1))
 
     def log(msg: str) -> None:
         print(f"yolokd compare: {msg}", flush=True)
 
-    # Teacher: trained here (seed of the first student run) or given.
-    i = next(step)
-    if train_teacher:
-        t_over = {k: v for k, v in base.items() if k not in KD_DEFAULTS}
-        t_over.update(model=str(teacher), kd_method="none", epochs=teacher_epochs, seed=seed_list[0], name="teacher")
-        log(f"[{i}/{total}] teacher {teacher} ({teacher_epochs} epochs) in {out / 'teacher'}")
-        how = train_run(out / "teacher", t_over, log)
-        teacher_pt = out / "teacher" / "weights" / "best.pt"
-    else:
-        how, teacher_pt = "given", Path(teacher).resolve()
-    t_metrics = evaluate(teacher_pt, out / "val" / "teacher", val_args)
-    log(f"[{i}/{total}] teacher ({how}): mAP50 {t_metrics['map50']:.4f}  mAP50-95 {t_metrics['map50_95']:.4f}")
-    teacher_rec = {"label": "teacher", "model": str(teacher), "weights": str(teacher_pt), "how": how, **t_metrics}
+    # Teachers: one per fold (trained here, seed of the first student run), or the one given.
+    fold_data = write_folds(data, folds, out / "folds") if folds else [Path(base["data"])]
+    fold_ids: list[int | None] = list(range(folds)) if folds else [None]
+    teachers: list[dict[str, Any]] = []
+    for fold, fdata in zip(fold_ids, fold_data):
+        i = next(step)
+        where = "" if fold is None else f" fold {fold}"
+        if train_teacher:
+            t_dir = out / ("teacher" if fold is None else f"teacher-f{fold}")
+            t_over = {k: v for k, v in base.items() if k not in KD_DEFAULTS}
+            t_over.update(
+                model=str(teacher), data=str(fdata), kd_method="none", epochs=teacher_epochs, seed=seed_list[0]
+            )
+            t_over["name"] = t_dir.name
+            log(f"[{i}/{total}] teacher{where} {teacher} ({teacher_epochs} epochs) in {t_dir}")
+            how = train_run(t_dir, t_over, log)
+            teacher_pt = t_dir / "weights" / "best.pt"
+        else:
+            how, teacher_pt = "given", Path(teacher).resolve()
+        t_val = out / "val" / ("teacher" if fold is None else f"teacher-f{fold}")
+        t_metrics = evaluate(teacher_pt, t_val, {**val_args, "data": str(fdata)})
+        scores = f"mAP50 {t_metrics['map50']:.4f}  mAP50-95 {t_metrics['map50_95']:.4f}"
+        log(f"[{i}/{total}] teacher{where} ({how}): {scores}")
+        teachers.append({"fold": fold, "weights": str(teacher_pt), "data": str(fdata), "how": how, **t_metrics})
+    teacher_rec = report.pool_teachers(str(teacher), teachers)
 
     runs: list[dict[str, Any]] = []
     labels = [m for m, _ in method_list]
@@ -302,38 +336,34 @@ def compare(
         "student": student,
         "epochs": epochs,
         "recipe": recipe,
+        "folds": folds,
         "cwd_attn_mode": resolved["kd_attn_mode"],
         **base,
     }
     for seed in seed_list:  # seed-major order: an interrupted comparison already has whole seeds
-        for label, kd in method_list:
-            i = next(step)
-            run_name = f"{run_stem(label)}-s{seed}"
-            over = {**base, **kd, "model": student, "epochs": epochs, "seed": seed, "name": run_name}
-            if kd["kd_method"] != "none":
-                over["teacher"] = str(teacher_pt)
-            log(f"[{i}/{total}] {label} seed {seed} in {out / run_name}")
-            how = train_run(out / run_name, over, log, label)
-            best = out / run_name / "weights" / "best.pt"
-            metrics_file = out / run_name / "metrics.json"
-            if how == "reused" and metrics_file.is_file():
-                metrics = json.loads(metrics_file.read_text())
-            else:
-                metrics = {**evaluate(best, out / "val" / run_name, val_args), **last_attention(out / run_name)}
-                metrics_file.write_text(json.dumps(metrics, indent=2) + "\n")
-            scores = f"mAP50 {metrics['map50']:.4f}  mAP50-95 {metrics['map50_95']:.4f}"
-            log(f"[{i}/{total}] {label} seed {seed} ({how}): {scores}")
-            runs.append(
-                {
-                    "label": label,
-                    "seed": seed,
-                    "run_dir": str(out / run_name),
-                    "weights": str(best),
-                    "how": how,
-                    **metrics,
-                }
-            )
-            report.write_tables(out, teacher_rec, runs, labels, settings)
+        for fold, fdata, t in zip(fold_ids, fold_data, teachers):
+            for label, kd in method_list:
+                i = next(step)
+                run_name = f"{run_stem(label)}-s{seed}" + ("" if fold is None else f"-f{fold}")
+                over = {**base, **kd, "data": str(fdata), "model": student, "epochs": epochs, "seed": seed}
+                over["name"] = run_name
+                if kd["kd_method"] != "none":
+                    over["teacher"] = t["weights"]
+                what = f"{label} seed {seed}" + ("" if fold is None else f" fold {fold}")
+                log(f"[{i}/{total}] {what} in {out / run_name}")
+                how = train_run(out / run_name, over, log, label)
+                best = out / run_name / "weights" / "best.pt"
+                metrics_file = out / run_name / "metrics.json"
+                if how == "reused" and metrics_file.is_file():
+                    metrics = json.loads(metrics_file.read_text())
+                else:
+                    fval = {**val_args, "data": str(fdata)}
+                    metrics = {**evaluate(best, out / "val" / run_name, fval), **last_attention(out / run_name)}
+                    metrics_file.write_text(json.dumps(metrics, indent=2) + "\n")
+                log(f"[{i}/{total}] {what} ({how}): mAP50 {metrics['map50']:.4f}  mAP50-95 {metrics['map50_95']:.4f}")
+                run = {"label": label, "seed": seed, "fold": fold, "data": str(fdata), "run_dir": str(out / run_name)}
+                runs.append({**run, "weights": str(best), "how": how, **metrics})
+                report.write_tables(out, teacher_rec, runs, labels, settings)
 
     files = report.write_all(
         out,

@@ -1,7 +1,8 @@
 """The report of ``yolokd compare``: tables (Markdown, CSV), JSON records and figures (PNG).
 
-Statistics follow DESIGN §6: runs are paired by seed, and each method's difference to the plain
-student is reported as the mean paired difference with a 95 % Student-t interval. "Gap closed"
+Statistics follow DESIGN §6: runs are paired by seed (by seed and fold with ``folds=``), and each
+method's difference to the plain student is reported as the mean paired difference with a 95 %
+Student-t interval over the pairs. "Gap closed"
 is (distilled − student) / (teacher − student) on mean mAP50.
 """
 
@@ -75,14 +76,44 @@ def mean_ci(values: list[float]) -> tuple[float, float, float]:
     return m, m - half, m + half
 
 
+def pair(run: dict) -> str:
+    """The key that pairs runs across methods: ``s0``, or ``s0f1`` with folds."""
+    return f"s{run['seed']}" + ("" if run.get("fold") is None else f"f{run['fold']}")
+
+
+def _pair_order(run: dict) -> tuple[int, int]:
+    return run["seed"], run.get("fold") or 0
+
+
+def pool_teachers(model: str, teachers: list[dict]) -> dict[str, Any]:
+    """The teacher's record: the one teacher's, or with folds the mean over the folds' teachers (each on its
+    own fold), their validation boxes summed, and each fold's record under ``folds``."""
+    if len(teachers) == 1 and teachers[0]["fold"] is None:
+        return {"label": "teacher", "model": model, **teachers[0]}
+    pooled = {k: statistics.fmean(t[k] for t in teachers) for k in ("map50", "map50_95", "precision", "recall")}
+    boxes = sum(t["val_boxes"] for t in teachers)
+    return {
+        "label": "teacher",
+        "model": model,
+        "weights": teachers[0]["weights"],
+        "how": teachers[0]["how"],
+        **pooled,
+        "val_boxes": boxes,
+        "folds": teachers,
+    }
+
+
 def summarize(teacher: dict, runs: list[dict], labels: list[str]) -> list[dict[str, Any]]:
-    """One row per model: mean, std and per-seed values, paired differences to ``none``, gap closed."""
-    base = {r["seed"]: r for r in runs if r["label"] == "none"}
-    rows = [
-        {"model": "teacher", "n": 1, **{f"{k}_mean": teacher[k] for k, _ in METRICS}, "weights": teacher["weights"]}
-    ]
+    """One row per model: mean, std and per-pair values, paired differences to ``none``, gap closed."""
+    base = {pair(r): r for r in runs if r["label"] == "none"}
+    t_row: dict[str, Any] = {"model": "teacher", "n": 1, "weights": teacher["weights"]}
+    t_row.update({f"{k}_mean": teacher[k] for k, _ in METRICS})
+    if teacher.get("folds"):  # one teacher per fold
+        t_row["n"] = len(teacher["folds"])
+        t_row.update({f"{k}_std": statistics.stdev(t[k] for t in teacher["folds"]) for k, _ in METRICS})
+    rows = [t_row]
     for label in labels:
-        rs = sorted((r for r in runs if r["label"] == label), key=lambda r: r["seed"])
+        rs = sorted((r for r in runs if r["label"] == label), key=_pair_order)
         if not rs:
             continue
         row: dict[str, Any] = {"model": label, "n": len(rs), "weights": rs[0]["weights"]}
@@ -90,8 +121,8 @@ def summarize(teacher: dict, runs: list[dict], labels: list[str]) -> list[dict[s
             vals = [r[k] for r in rs]
             row[f"{k}_mean"] = statistics.fmean(vals)
             row[f"{k}_std"] = statistics.stdev(vals) if len(vals) > 1 else math.nan
-            row.update({f"{k}_s{r['seed']}": r[k] for r in rs})
-            diffs = [r[k] - base[r["seed"]][k] for r in rs if r["seed"] in base]
+            row.update({f"{k}_{pair(r)}": r[k] for r in rs})
+            diffs = [r[k] - base[pair(r)][k] for r in rs if pair(r) in base]
             if label != "none" and diffs:
                 row[f"d_{k}"], row[f"d_{k}_lo"], row[f"d_{k}_hi"] = mean_ci(diffs)
         rows.append(row)
@@ -123,7 +154,7 @@ def _attention_lines(runs: list[dict], labels: list[str]) -> list[str]:
         return []
     lines = [
         "",
-        "Attention at the last epoch (student-side masks; mean over seeds):",
+        "Attention at the last epoch (student-side masks; mean over runs):",
         "",
         "| model | " + " | ".join(k.removeprefix("attn/") for k in keys) + " |",
         "|---" * (len(keys) + 1) + "|",
@@ -152,6 +183,19 @@ def title(settings: dict[str, Any], teacher: dict) -> str:
     return f"{dataset}: teacher {t.name}{f' ({run})' if run else ''} → student {settings.get('student')}"
 
 
+def _fold_lines(teacher: dict, runs: list[dict], labels: list[str]) -> list[str]:
+    """Per fold: its validation boxes, its teacher, and each method's mean mAP50 over seeds."""
+    lines = ["", "Per fold, mAP50 (students: mean over seeds):", ""]
+    lines += ["| fold | boxes | teacher | " + " | ".join(labels) + " |", "|---" * (len(labels) + 3) + "|"]
+    for t in teacher["folds"]:
+        cells = []
+        for m in labels:
+            vals = [r["map50"] for r in runs if r["label"] == m and r.get("fold") == t["fold"]]
+            cells.append(_fmt(statistics.fmean(vals)) if vals else "—")
+        lines.append(f"| {t['fold']} | {t['val_boxes']} | {_fmt(t['map50'])} | " + " | ".join(cells) + " |")
+    return lines
+
+
 def write_tables(out: Path, teacher: dict, runs: list[dict], labels: list[str], settings: dict[str, Any]) -> list[dict]:
     """Write table.md, table.csv and summary.json (also after every finished run, so progress is on disk)."""
     imgsz = int(settings.get("imgsz", 640))
@@ -159,10 +203,11 @@ def write_tables(out: Path, teacher: dict, runs: list[dict], labels: list[str], 
     for row in rows:
         row["params_m"], row["gflops"] = model_size(row["weights"], imgsz)
     seeds = sorted({r["seed"] for r in runs})
-    val_boxes = teacher.get("val_boxes")
+    k = settings.get("folds")
+    boxes = f"{teacher.get('val_boxes')} validation boxes" + (f" over {k} folds" if k else "")
     head = (
         f"# yolokd compare — {title(settings, teacher)}\n\n"
-        f"data `{settings.get('data')}` ({val_boxes} validation boxes) · {settings.get('epochs')} epochs · "
+        f"data `{settings.get('data')}` ({boxes}) · {settings.get('epochs')} epochs · "
         f"imgsz {imgsz} · seeds {','.join(map(str, seeds))} · student `{settings.get('student')}` · "
         f"teacher `{teacher['model']}` · `cwd_attn` = kd_attn_mode `{settings.get('cwd_attn_mode')}`\n\n"
     )
@@ -181,27 +226,30 @@ def write_tables(out: Path, teacher: dict, runs: list[dict], labels: list[str], 
             f"| {row['model']} | {row['params_m']:.2f} | {row['gflops']:.2f} | {cells[0]} | {cells[1]} | "
             f"{_cell_diff(row, 'map50')} | {_cell_diff(row, 'map50_95')} | {gap.replace('— %', '—')} | {row['n']} |"
         )
-    per_seed = ["", "Per seed, mAP50:", "", "| seed | " + " | ".join(labels) + " |", "|---" * (len(labels) + 1) + "|"]
-    for s in seeds:
-        per_seed.append(
-            f"| {s} | "
-            + " | ".join(
-                _fmt(next((r["map50"] for r in runs if r["label"] == m and r["seed"] == s), None)) for m in labels
-            )
-            + " |"
-        )
+    pairs = sorted({(r["seed"], r.get("fold")) for r in runs}, key=lambda p: (p[0], p[1] or 0))
+    folded = pairs[0][1] is not None
+    unit = "seed and fold" if folded else "seed"
+    per_pair = ["", f"Per {unit}, mAP50:", "", f"| {unit} | " + " | ".join(labels) + " |"]
+    per_pair.append("|---" * (len(labels) + 1) + "|")
+    for s_, f_ in pairs:
+        at = {r["label"]: r["map50"] for r in runs if (r["seed"], r.get("fold")) == (s_, f_)}
+        cells = [_fmt(at.get(m)) for m in labels]
+        per_pair.append(f"| {s_}{'' if f_ is None else f' / {f_}'} | " + " | ".join(cells) + " |")
+    per_pair += _fold_lines(teacher, runs, labels) if folded else []
     attn = _attention_lines(runs, labels)
     note = [
         *attn,
         "",
-        "mean ± sample std over seeds. Δ: mean paired difference to the plain student (`none`) over the same "
-        "seeds with a 95 % t-interval; * marks an interval that excludes 0. Gap closed: (method − none) / "
-        "(teacher − none) on mean mAP50. All models validated by Ultralytics' validator with identical arguments.",
+        f"mean ± sample std over runs (one per {unit}). Δ: mean paired difference to the plain student (`none`) "
+        f"over the same {unit} pairs with a 95 % t-interval; * marks an interval that excludes 0. Gap closed: "
+        "(method − none) / (teacher − none) on mean mAP50. All models validated by Ultralytics' validator with "
+        "identical arguments"
+        + (" (each on its fold's validation images; every image is validated once per seed)." if folded else "."),
     ]
-    (out / "table.md").write_text(head + "\n".join(lines + per_seed + note) + "\n", encoding="utf-8")
+    (out / "table.md").write_text(head + "\n".join(lines + per_pair + note) + "\n", encoding="utf-8")
     keys = ["model", "params_m", "gflops", "n"]
     keys += [c for k, _ in METRICS for c in (f"{k}_mean", f"{k}_std", f"d_{k}", f"d_{k}_lo", f"d_{k}_hi")]
-    keys += ["gap_closed"] + [f"{k}_s{s}" for k, _ in METRICS for s in seeds]
+    keys += ["gap_closed"] + [f"{k}_{pair({'seed': s_, 'fold': f_})}" for k, _ in METRICS for s_, f_ in pairs]
     with open(out / "table.csv", "w", newline="") as f:
         w = csv.DictWriter(f, fieldnames=keys, extrasaction="ignore")
         w.writeheader()
@@ -249,7 +297,7 @@ def environment(seeds: list[int]) -> dict[str, Any]:
 
 
 def plot_map(out: Path, rows: list[dict], runs: list[dict], path: Path, heading: str = "") -> None:
-    """Bar chart of mean mAP50 and mAP50-95 per method, error bars = std over seeds, dots = seeds."""
+    """Bar chart of mean mAP50 and mAP50-95 per method, error bars = std over runs, dots = runs."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -269,23 +317,18 @@ def plot_map(out: Path, rows: list[dict], runs: list[dict], path: Path, heading:
         ax.axhline(teacher[f"{k}_mean"], color="#c44e52", ls="--")  # named in the title: a legend would cover bars
         ax.set_xticks(list(x), [r["model"] for r in students], rotation=20, ha="right", fontsize=8)
         ax.set_title(f"{name} (dashed: teacher {teacher[f'{k}_mean']:.3f})", fontsize=10)
-    fig.suptitle(f"{heading or out.name}\nbars: mean ± std over seeds; dots: seeds", fontsize=10)
+    dots = "dots: runs (one per seed, or per seed and fold)"
+    fig.suptitle(f"{heading or out.name}\nbars: mean ± std over runs; {dots}", fontsize=10)
     fig.savefig(path, dpi=120)
     plt.close(fig)
 
 
 def _val_images(data: str, n: int) -> list[Path]:
-    from ultralytics.data.utils import IMG_FORMATS, check_det_dataset
+    from ultralytics.data.utils import check_det_dataset
 
-    val = check_det_dataset(data)["val"]
-    paths: list[Path] = []
-    for v in val if isinstance(val, list) else [val]:
-        v = Path(v)
-        if v.is_dir():
-            paths += [p for p in v.rglob("*") if p.suffix[1:].lower() in IMG_FORMATS]
-        elif v.suffix == ".txt":
-            paths += [(v.parent / line.strip()).resolve() for line in v.read_text().splitlines() if line.strip()]
-    paths = sorted(paths)
+    from yolokd.data.folds import list_images
+
+    paths = list_images(check_det_dataset(data)["val"], Path(data).parent)
     if len(paths) <= n:
         return paths
     return [paths[round(i * (len(paths) - 1) / max(n - 1, 1))] for i in range(n)]
@@ -379,11 +422,13 @@ def write_all(
     (out / "env.json").write_text(json.dumps(env, indent=2) + "\n")
     plot_map(out, rows, runs, out / "map.png", title(settings, teacher))
     if examples > 0:
-        first = {r["label"]: r["weights"] for r in sorted(runs, key=lambda r: r["seed"], reverse=True)}
+        fold = min((r.get("fold") or 0) for r in runs)  # with folds: fold 0's images, teacher and students
+        shown = [r for r in runs if (r.get("fold") or 0) == fold]
+        first = {r["label"]: r["weights"] for r in sorted(shown, key=lambda r: r["seed"], reverse=True)}
         columns = [("teacher", teacher["weights"])] + [(m, first[m]) for m in labels if m in first]
-        note = f"students of seed {min(r['seed'] for r in runs)}"
+        note = f"students of seed {min(r['seed'] for r in shown)}" + (f", fold {fold}" if settings.get("folds") else "")
         plot_examples(
-            settings["data"],
+            shown[0].get("data") or settings["data"],
             columns,
             imgsz,
             examples,

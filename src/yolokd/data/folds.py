@@ -1,0 +1,129 @@
+"""k-fold splits of a YOLO dataset for ``yolokd compare folds=k``.
+
+The train and val images of ``data.yaml`` are pooled and each image is put in exactly one of k
+folds; fold ``f``'s run trains on the other folds and validates on fold ``f``, so every image is
+validated once per seed. Where the dataset has a ``tiles.csv`` (written by ``yolokd data voc`` and
+``trees``: which source image each tile was cut from, and where), each source's
+tiles are taken in reading order and cut into k contiguous blocks of about equal boxes, so a
+validation tile's neighbours (which overlap it in content) mostly share its fold. Otherwise the
+images are shuffled with a fixed seed and cut into k blocks. The assignment depends only on the
+file names (and ``tiles.csv``), so it is the same on every run and machine; it is written to
+``folds.csv``.
+"""
+
+from __future__ import annotations
+
+import csv
+import random
+from pathlib import Path
+
+import yaml
+
+from yolokd.cfg import SettingsError
+
+IMG_SUFFIXES = {"bmp", "dng", "jpeg", "jpg", "mpo", "png", "tif", "tiff", "webp", "pfm", "heic"}
+
+
+def list_images(entry: str | list[str], root: Path) -> list[Path]:
+    """The images of one data.yaml ``train``/``val`` entry (folders, image-list .txt files, or lists of them)."""
+    paths: list[Path] = []
+    for e in entry if isinstance(entry, list) else [entry]:
+        p = Path(e) if Path(e).is_absolute() else root / e
+        if p.is_dir():
+            paths += [f for f in p.rglob("*") if f.suffix[1:].lower() in IMG_SUFFIXES]
+        elif p.suffix == ".txt" and p.is_file():
+            for line in p.read_text(encoding="utf-8-sig").splitlines():
+                line = line.strip()
+                if line:
+                    paths.append((p.parent / line[2:]) if line.startswith("./") else Path(line))
+        else:
+            raise SettingsError(f"data: '{p}' (a train/val entry) is not a folder or an image-list .txt")
+    return sorted(p.resolve() for p in paths)
+
+
+def _box_count(image: Path) -> int:
+    from ultralytics.data.utils import img2label_paths
+
+    label = Path(img2label_paths([str(image)])[0])
+    return sum(1 for line in label.read_text().splitlines() if line.strip()) if label.is_file() else 0
+
+
+def _cut(weights: list[int], k: int) -> list[int]:
+    """Block index (0..k-1) of each item when the sequence is cut into k contiguous blocks of about equal weight."""
+    total = sum(weights) or 1
+    out, acc = [], 0.0
+    for w in weights:
+        out.append(min(int((acc + w / 2) * k / total), k - 1))  # the block holding the item's midpoint
+        acc += w
+    return out
+
+
+def assign(images: list[Path], k: int, tiles: Path | None = None) -> list[int]:
+    """The fold (0..k-1) of each image; see the module docstring."""
+    rows = {}
+    if tiles is not None and tiles.is_file():
+        with open(tiles, newline="") as f:
+            rows = {r["tile"]: r for r in csv.DictReader(f)}
+    fold = [-1] * len(images)
+    load = [0] * k  # boxes + 1 per image, so empty images count
+    if rows:
+        groups: dict[str, list[int]] = {}
+        for i, p in enumerate(images):
+            r = rows.get(p.name)
+            groups.setdefault(r["source"] if r else p.name, []).append(i)
+
+        def reading_order(i: int) -> tuple[int, int]:
+            r = rows.get(images[i].name)
+            return (int(r["y0"]), int(r["x0"])) if r else (0, 0)
+
+        for g, (_, idx) in enumerate(sorted(groups.items())):
+            idx.sort(key=reading_order)
+            weights = [_box_count(images[i]) + 1 for i in idx]
+            if len(idx) >= k:  # contiguous blocks; the block order rotates per source so no fold always gets the top
+                for i, b, w in zip(idx, _cut(weights, k), weights):
+                    fold[i] = (b + g) % k
+                    load[fold[i]] += w
+            else:  # too few tiles to cut: each to the lightest fold
+                for i, w in zip(idx, weights):
+                    fold[i] = min(range(k), key=lambda f: (load[f], f))
+                    load[fold[i]] += w
+        return fold
+    order = sorted(range(len(images)), key=lambda i: images[i].name)
+    random.Random(0).shuffle(order)
+    for pos, i in enumerate(order):
+        fold[i] = pos * k // len(order)
+    return fold
+
+
+def write_folds(data: str | Path, k: int, out: Path) -> list[Path]:
+    """Write ``out/f{i}/data.yaml`` (train/val image lists) for each fold and ``out/folds.csv``; return the yamls.
+
+    Refuses a fold folder whose existing assignment differs (the dataset changed since the runs were made)."""
+    data = Path(data).resolve()
+    cfg = yaml.safe_load(data.read_text())
+    root = Path(cfg.get("path") or data.parent)
+    root = root if root.is_absolute() else (data.parent / root).resolve()
+    images = sorted(set(list_images(cfg["train"], root)) | set(list_images(cfg["val"], root)))
+    if len(images) < 2 * k:
+        raise SettingsError(f"folds={k} needs at least {2 * k} images; '{data}' has {len(images)}")
+    fold = assign(images, k, data.parent / "tiles.csv")
+    table = "image,fold,boxes\n" + "".join(f"{p},{f},{_box_count(p)}\n" for p, f in zip(images, fold))
+    csv_file = out / "folds.csv"
+    if csv_file.is_file() and csv_file.read_text() != table:
+        raise SettingsError(
+            f"the images or labels of '{data}' changed since '{csv_file}' assigned the folds; "
+            "pass a new name= or delete that comparison folder"
+        )
+    out.mkdir(parents=True, exist_ok=True)
+    csv_file.write_text(table)
+    names = cfg["names"]
+    yamls = []
+    for f in range(k):
+        d = out / f"f{f}"
+        d.mkdir(exist_ok=True)
+        (d / "train.txt").write_text("".join(f"{p}\n" for p, g in zip(images, fold) if g != f))
+        (d / "val.txt").write_text("".join(f"{p}\n" for p, g in zip(images, fold) if g == f))
+        spec = {"path": str(d), "train": "train.txt", "val": "val.txt", "names": names}
+        (d / "data.yaml").write_text(yaml.safe_dump(spec, sort_keys=False))
+        yamls.append(d / "data.yaml")
+    return yamls

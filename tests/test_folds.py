@@ -1,0 +1,106 @@
+"""``compare folds=k``: the fold assignment (tiles kept together, every image once) and the runs it makes."""
+
+from __future__ import annotations
+
+import csv
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+from conftest import TINY
+
+from yolokd.cfg import SettingsError
+from yolokd.compare import compare
+from yolokd.data.folds import write_folds
+
+ARGS = {k: v for k, v in TINY.items() if k not in ("epochs", "seed", "exist_ok")}
+
+
+def _tiled_dataset(root: Path) -> Path:
+    """A 3x4 grid of tiles from one source image plus two single-tile sources; tile i has i % 4 boxes."""
+    rows = ["tile,split,source,x0,y0,x1,y1,boxes"]
+    tiles = [("big.png", x, y) for y in range(3) for x in range(4)] + [("a.png", 0, 0), ("b.png", 0, 0)]
+    for i, (src, x, y) in enumerate(tiles):
+        split = "val" if i % 3 == 2 else "train"
+        name = f"{src[:-4]}_t{i:03d}.png"
+        for sub in ("images", "labels"):
+            (root / sub / split).mkdir(parents=True, exist_ok=True)
+        (root / "images" / split / name).write_bytes(b"")
+        (root / "labels" / split / name.replace(".png", ".txt")).write_text("0 0.5 0.5 0.1 0.1\n" * (i % 4))
+        rows.append(f"{name},{split},{src},{x * 100},{y * 100},{x * 100 + 100},{y * 100 + 100},{i % 4}")
+    (root / "tiles.csv").write_text("\n".join(rows) + "\n")
+    spec = {"path": str(root), "train": "images/train", "val": "images/val", "names": {0: "tree"}}
+    (root / "data.yaml").write_text(yaml.safe_dump(spec))
+    return root / "data.yaml"
+
+
+def test_folds_keep_tiles_of_a_source_together_and_validate_every_image_once(tmp_path):
+    data = _tiled_dataset(tmp_path / "d")
+    yamls = write_folds(data, 3, tmp_path / "folds")
+    table = list(csv.DictReader(open(tmp_path / "folds" / "folds.csv")))
+    assert len(table) == 14 and {r["fold"] for r in table} == {"0", "1", "2"}
+    val = [set((y.parent / "val.txt").read_text().split()) for y in yamls]
+    train = [set((y.parent / "train.txt").read_text().split()) for y in yamls]
+    everything = {r["image"] for r in table}
+    assert all(len(v) >= 3 for v in val) and set().union(*val) == everything
+    assert sum(len(v) for v in val) == 14  # each image validated exactly once
+    for v, t in zip(val, train):
+        assert not v & t and v | t == everything
+    # the big source's tiles in reading order change fold at most twice: contiguous blocks
+    big = sorted((r for r in table if Path(r["image"]).name.startswith("big")), key=lambda r: Path(r["image"]).name)
+    changes = sum(a["fold"] != b["fold"] for a, b in zip(big, big[1:]))
+    assert changes == 2
+    assert yaml.safe_load(yamls[1].read_text())["names"] == {0: "tree"}
+    assert write_folds(data, 3, tmp_path / "folds") == yamls  # the same assignment again
+    label = next((tmp_path / "d" / "labels" / "train").glob("big_t001.txt"))
+    label.write_text(label.read_text() + "0 0.2 0.2 0.1 0.1\n")
+    with pytest.raises(SettingsError, match="changed since"):
+        write_folds(data, 3, tmp_path / "folds")
+
+
+def test_folds_without_tiles_split_evenly(data, tmp_path):
+    yamls = write_folds(data, 3, tmp_path / "folds")
+    sizes = [len((y.parent / "val.txt").read_text().split()) for y in yamls]
+    assert sizes == [4, 4, 4]  # 8 train + 4 val images pooled
+    with pytest.raises(SettingsError, match="needs at least 14 images"):
+        write_folds(data, 7, tmp_path / "folds7")
+
+
+def test_compare_with_folds_trains_a_teacher_per_fold(data, runs):
+    out = compare(data=str(data), teacher="yolov8n.yaml", teacher_epochs=1, methods="cwd", seeds=1, epochs=1,
+                  folds=2, project=str(runs), name="cmp-folds", examples=1, **ARGS)  # fmt: skip
+    for f in (0, 1):
+        fold_yaml = out / "folds" / f"f{f}" / "data.yaml"
+        val = set((fold_yaml.parent / "val.txt").read_text().split())
+        t_args = yaml.safe_load((out / f"teacher-f{f}" / "args.yaml").read_text())
+        assert t_args["data"] == str(fold_yaml)
+        assert not val & set(Path(t_args["data"]).with_name("train.txt").read_text().split())
+        s_args = yaml.safe_load((out / f"cwd-s0-f{f}" / "args.yaml").read_text())
+        assert s_args["data"] == str(fold_yaml)
+        assert s_args["teacher"] == str(out / f"teacher-f{f}" / "weights" / "best.pt")
+    summary = json.loads((out / "summary.json").read_text())
+    boxes = sum(len(p.read_text().splitlines()) for p in Path(data).parent.glob("labels/*/*.txt"))
+    assert summary["teacher"]["val_boxes"] == boxes  # every box validated once (per seed)
+    assert [t["fold"] for t in summary["teacher"]["folds"]] == [0, 1]
+    assert sorted((r["label"], r["fold"]) for r in summary["runs"]) == [
+        ("cwd", 0),
+        ("cwd", 1),
+        ("none", 0),
+        ("none", 1),
+    ]
+    row = next(r for r in csv.DictReader(open(out / "table.csv")) if r["model"] == "cwd")
+    assert row["n"] == "2" and row["map50_s0f1"] and row["d_map50"]
+    table = (out / "table.md").read_text()
+    assert f"({boxes} validation boxes over 2 folds)" in table and "Per fold" in table and "| 0 / 1 |" in table
+    assert (out / "examples.png").is_file()
+
+
+def test_cli_refuses_a_ready_teacher_with_folds(data):
+    cli = [sys.executable, "-m", "yolokd.cli", "compare", f"data={data}"]
+    res = subprocess.run([*cli, "teacher=t.pt", "folds=3"], capture_output=True, text=True)
+    assert res.returncode == 2 and "teacher_epochs=N" in res.stderr and "one teacher per fold" in res.stderr
+    res = subprocess.run([*cli, "teacher=t.yaml", "teacher_epochs=5", "folds=1"], capture_output=True, text=True)
+    assert res.returncode == 2 and "at least 2" in res.stderr

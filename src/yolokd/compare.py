@@ -304,7 +304,8 @@ def compare(
     def log(msg: str) -> None:
         print(f"yolokd compare: {msg}", flush=True)
 
-    # Teachers: one per fold (trained here, seed of the first student run), or the one given.
+    # Teachers: one per fold, or the one given. A teacher trained here has seed 0 whatever the students' seeds,
+    # so a later comparison on fresh seeds in the same folder reuses it.
     fold_data = write_folds(data, folds, out / "folds") if folds else [Path(base["data"])]
     fold_ids: list[int | None] = list(range(folds)) if folds else [None]
     teachers: list[dict[str, Any]] = []
@@ -314,9 +315,7 @@ def compare(
         if train_teacher:
             t_dir = out / ("teacher" if fold is None else f"teacher-f{fold}")
             t_over = {k: v for k, v in base.items() if k not in KD_DEFAULTS}
-            t_over.update(
-                model=str(teacher), data=str(fdata), kd_method="none", epochs=teacher_epochs, seed=seed_list[0]
-            )
+            t_over.update(model=str(teacher), data=str(fdata), kd_method="none", epochs=teacher_epochs, seed=0)
             t_over["name"] = t_dir.name
             log(f"[{i}/{total}] teacher{where} {teacher} ({teacher_epochs} epochs) in {t_dir}")
             how = train_run(t_dir, t_over, log)

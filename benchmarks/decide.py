@@ -1,0 +1,87 @@
+"""Helpers of ``benchmarks/decide.sh``: the plateau reading and the grid's pick.
+
+``curves COMPARE_DIR [--png out.png]``: validation mAP50 per epoch of every run of a compare folder, as a
+Markdown table (a 5-epoch running mean at every 10th epoch) and a plot; names the first epoch from which
+the running mean stays within 0.01 of its final value (the plateau).
+
+``pick TABLE_CSV``: the label with the highest mean paired Δ mAP50 vs ``none`` in a compare table.csv.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import statistics
+from pathlib import Path
+
+
+def map50_curve(run_dir: Path) -> list[float]:
+    with open(run_dir / "results.csv", newline="") as f:
+        return [float(r["metrics/mAP50(B)"]) for r in ({k.strip(): v for k, v in r.items()} for r in csv.DictReader(f))]
+
+
+def running_mean(ys: list[float], n: int = 5) -> list[float]:
+    return [statistics.fmean(ys[max(0, i - n + 1) : i + 1]) for i in range(len(ys))]
+
+
+def plateau_epoch(ys: list[float], tol: float = 0.01) -> int:
+    """The first epoch (1-based) from which the running mean stays within ``tol`` of its last value."""
+    smooth = running_mean(ys)
+    for i in range(len(smooth)):
+        if all(abs(v - smooth[-1]) <= tol for v in smooth[i:]):
+            return i + 1
+    return len(smooth)
+
+
+def curves(compare_dir: Path, png: Path | None) -> None:
+    summary = json.loads((compare_dir / "summary.json").read_text())
+    runs = {f"{r['label']} (seed {r['seed']})": map50_curve(Path(r["run_dir"])) for r in summary["runs"]}
+    n = max(len(ys) for ys in runs.values())
+    marks = list(range(10, n + 1, 10))
+    print("Validation mAP50 during training, 5-epoch running mean, at every 10th epoch:\n")
+    print("| run | " + " | ".join(str(e) for e in marks) + " | plateau from epoch |")
+    print("|---" * (len(marks) + 2) + "|")
+    for label, ys in runs.items():
+        smooth = running_mean(ys)
+        cells = " | ".join(f"{smooth[e - 1]:.3f}" if e <= len(ys) else "—" for e in marks)
+        print(f"| {label} | {cells} | {plateau_epoch(ys)} |")
+    print("\nplateau: the first epoch from which the running mean stays within 0.01 of its value at the last epoch.")
+    if png:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+
+        fig, ax = plt.subplots(figsize=(8, 4.5))
+        for label, ys in runs.items():
+            line = ax.plot(range(1, len(ys) + 1), ys, alpha=0.35)[0]
+            ax.plot(range(1, len(ys) + 1), running_mean(ys), color=line.get_color(), label=label)
+        ax.set(xlabel="epoch", ylabel="validation mAP50", title=f"{compare_dir.name}: mAP50 per epoch (5-epoch mean)")
+        ax.legend(fontsize=8)
+        fig.tight_layout()
+        fig.savefig(png, dpi=120)
+
+
+def pick(table: Path) -> str:
+    rows = [r for r in csv.DictReader(open(table)) if r["model"] not in ("teacher", "none") and r["d_map50"]]
+    return max(rows, key=lambda r: float(r["d_map50"]))["model"]
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    sub = ap.add_subparsers(dest="cmd", required=True)
+    c = sub.add_parser("curves")
+    c.add_argument("compare_dir", type=Path)
+    c.add_argument("--png", type=Path)
+    p = sub.add_parser("pick")
+    p.add_argument("table", type=Path)
+    args = ap.parse_args()
+    if args.cmd == "curves":
+        curves(args.compare_dir, args.png)
+    else:
+        print(pick(args.table))
+
+
+if __name__ == "__main__":
+    main()

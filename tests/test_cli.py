@@ -85,3 +85,32 @@ def test_runs_land_under_the_current_folder_whatever_the_settings_file_says(tmp_
     assert r.returncode == 0, r.stderr[-2000:]
     assert (here / "runs" / "detect" / "train" / "weights" / "best.pt").is_file()
     assert not elsewhere.exists()
+
+
+@pytest.mark.parametrize("word", ["none", "None", "null"])
+def test_none_words_mean_the_same_as_leaving_the_setting_out(word, data):
+    """The command line turns `none`/`None` into Python None; every setting taking none reads them alike."""
+    from yolokd.cfg import SettingsError, check_kd_settings
+    from yolokd.cli import check_compare, check_train, parse_args
+    from yolokd.compare import compare, parse_methods
+
+    args = parse_args([f"data={data}", f"kd_method={word}", f"teacher={word}", f"kd_norm={word}"])
+    check_train(args)
+    typed = check_kd_settings({k: v for k, v in args.items() if k != "data"})
+    assert (typed["kd_method"], typed["teacher"], typed["kd_norm"]) == ("none", None, "none")
+    args = parse_args([f"data={data}", "teacher=t.yaml", f"methods={word}", f"teacher_epochs={word}", f"folds={word}"])
+    check_compare(args)
+    assert args["teacher_epochs"] is None and args["folds"] is None
+    with pytest.raises(SettingsError, match="not an existing .pt file"):  # teacher_epochs=none: no teacher training
+        compare(**args)
+    assert parse_methods(args["methods"]) == [("none", {"kd_method": "none"})]
+
+
+def test_cli_methods_none_trains_the_plain_student_alone(tmp_path, data, teacher):
+    cmd = [YOLOKD, "compare", f"data={data}", f"teacher={teacher}", "methods=None", "seeds=1", "epochs=1",
+           "imgsz=64", "batch=4", "workers=0", "device=cpu", "plots=False", "examples=0",
+           f"project={tmp_path}", "name=only-none"]  # fmt: skip
+    r = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-2000:]
+    assert sorted(p.name for p in (tmp_path / "only-none").glob("*-s0")) == ["none-s0"]
+    assert "| none |" in (tmp_path / "only-none" / "table.md").read_text()

@@ -17,7 +17,15 @@ import sys
 from typing import Any
 
 import yolokd  # sets the offline environment before Ultralytics is imported
-from yolokd.cfg import DEFAULT_YAML, KD_DEFAULTS, SettingsError, check_kd_settings, check_keys, unknown_key_error
+from yolokd.cfg import (
+    DEFAULT_YAML,
+    KD_DEFAULTS,
+    NONE_WORDS,
+    SettingsError,
+    check_kd_settings,
+    check_keys,
+    unknown_key_error,
+)
 
 # Arguments are checked before Ultralytics (and torch, seconds to import) is loaded: a misspelt key
 # or a missing data= answers at once. Heavy modules are imported only once the command is known good.
@@ -56,9 +64,10 @@ STRINGS = {"methods", "name", "project", "student", "teacher", "model", "data", 
 
 
 def _value(text: str) -> Any:
-    """A command-line value as Ultralytics' ``smart_value`` reads it: none/true/false, a literal, else the text."""
+    """A command-line value as Ultralytics' ``smart_value`` reads it (none/null, true/false, a literal, else the
+    text); yolokd's own settings and paths never come here (``parse_args``), ``check_kd_settings`` reads their words."""
     low = text.lower()
-    if low == "none":
+    if low in NONE_WORDS:  # none, None, null
         return None
     if low in ("true", "false"):
         return low == "true"

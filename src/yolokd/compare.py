@@ -21,7 +21,15 @@ import re
 from pathlib import Path
 from typing import Any
 
-from yolokd.cfg import CHOICES, KD_DEFAULTS, SettingsError, check_kd_settings, split_settings, unknown_key_error
+from yolokd.cfg import (
+    CHOICES,
+    KD_DEFAULTS,
+    NONE_WORDS,
+    SettingsError,
+    check_kd_settings,
+    split_settings,
+    unknown_key_error,
+)
 from yolokd.data.folds import write_folds
 
 RECIPES: dict[str, dict[str, Any]] = {
@@ -50,6 +58,8 @@ def parse_methods(methods: str | list[str]) -> list[tuple[str, dict[str, Any]]]:
     out: list[tuple[str, dict[str, Any]]] = []
     for item in items:
         head, *overrides = item.split("@")
+        if head.lower() in NONE_WORDS:  # methods=None, methods=null,cwd: the plain student
+            head, item = "none", "@".join(["none", *overrides])
         method, _, mode = head.partition(":")
         if method not in CHOICES["kd_method"]:
             raise SettingsError(f"methods: '{method}' is not a method; choose from {', '.join(CHOICES['kd_method'])}")

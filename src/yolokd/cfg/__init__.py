@@ -43,10 +43,17 @@ class SettingsError(ValueError):
     """A setting is unknown, of the wrong type or out of range. The message says how to fix it."""
 
 
+NONE_WORDS = ("none", "null", "~")  # what a user may type (or YAML may hold) for "nothing"
+
+
 def _cast(key: str, value: Any) -> Any:
     kind = TYPES.get(key, str)
-    if value is None:
-        return None
+    if value is None or (isinstance(value, str) and value.strip().lower() in NONE_WORDS):
+        if "none" in CHOICES.get(key, ()):
+            return "none"  # kd_method=None, kd_norm=null: the choice 'none'
+        if key == "teacher":
+            return None  # teacher=none: no teacher, as when it is left out
+        raise SettingsError(f"'{key}={value}' must be of type {kind.__name__}; leave it out for the default")
     if kind is str:
         return str(value)
     if kind is bool:

@@ -208,3 +208,27 @@ def test_compare_killed_mid_run_resumes(data, teacher, runs):
     assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
     assert "none seed 0 (reused)" in r.stdout and "cwd seed 0 (resumed)" in r.stdout
     assert (runs / "cmp-killed" / "table.md").is_file()
+
+
+def test_compare_refuses_runs_made_on_other_data_or_another_teacher(tmp_path, data, teacher, runs):
+    """Re-running after a label fix or a retrained teacher must not report the old students."""
+    import shutil
+
+    shutil.copytree(data.parent, tmp_path / "data")
+    my_data, my_teacher = tmp_path / "data" / data.name, tmp_path / "teacher.pt"
+    my_data.write_text(my_data.read_text().replace(str(data.parent), str(tmp_path / "data")))
+    shutil.copy(teacher, my_teacher)
+    kw = dict(data=str(my_data), teacher=str(my_teacher), methods="cwd", seeds=1, epochs=1, project=str(runs),
+              name="cmp-fingerprint", examples=0, **ARGS)  # fmt: skip
+    out = compare(**kw)
+    assert json.loads((out / "cwd-s0" / "yolokd_run.json").read_text())["inputs"]["teacher"]["bytes"] > 0
+    compare(**kw)  # unchanged inputs: both runs reused
+    original = my_teacher.read_bytes()
+    shutil.copy(out / "none-s0" / "weights" / "best.pt", my_teacher)  # "retrained" under the same path
+    with pytest.raises(SettingsError, match=r"cwd-s0' was trained on other inputs: the teacher file .* changed"):
+        compare(**kw)
+    my_teacher.write_bytes(original)
+    label = sorted((tmp_path / "data" / "labels" / "train").glob("*.txt"))[0]
+    label.write_text(label.read_text() + "0 0.5 0.5 0.2 0.2\n")  # a label fixed
+    with pytest.raises(SettingsError, match=r"none-s0' was trained on other inputs: the dataset's label files changed"):
+        compare(**kw)

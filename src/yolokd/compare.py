@@ -21,6 +21,7 @@ import re
 from pathlib import Path
 from typing import Any
 
+from yolokd import fingerprint
 from yolokd.cfg import (
     CHOICES,
     KD_DEFAULTS,
@@ -187,23 +188,36 @@ def _check_kd_defaults(run_dir: Path, overrides: dict[str, Any]) -> None:
         )
 
 
-def train_run(run_dir: Path, overrides: dict[str, Any], log, label: str | None = None) -> str:
+def train_run(
+    run_dir: Path, overrides: dict[str, Any], log, label: str | None = None, inputs: dict[str, Any] | None = None
+) -> str:
     """Train (or resume, or reuse) the Ultralytics run ``run_dir`` with ``overrides``; return what was done.
 
-    ``yolokd_run.json`` records the settings (and the method ``label``) the run was made with."""
+    ``yolokd_run.json`` records the settings, the method ``label`` and the fingerprints of the ``inputs``
+    (:mod:`yolokd.fingerprint`: dataset, teacher, starting weights) the run was made with; a run whose
+    settings or inputs differ from this call's is refused, not reused."""
     from yolokd.trainer import distill
 
     spec_file, last = run_dir / "yolokd_run.json", run_dir / "weights" / "last.pt"
     spec = _json({k: v for k, v in overrides.items() if k not in ("project", "name", "exist_ok")})
     if label:
         spec["label"] = label
+    if inputs:
+        spec["inputs"] = inputs
     if spec_file.is_file():
         old = json.loads(spec_file.read_text())
-        changed = sorted(k for k in set(old) | set(spec) if old.get(k) != spec.get(k) and k != "label")
+        changed = sorted(k for k in set(old) | set(spec) if old.get(k) != spec.get(k) and k not in ("label", "inputs"))
         if changed:
             diffs = ", ".join(f"{k}: {old.get(k, '(default)')} -> {spec.get(k, '(default)')}" for k in changed)
             raise SettingsError(
                 f"'{run_dir}' was trained with other settings ({diffs}); pass a new name= or delete that folder"
+            )
+        if inputs and "inputs" not in old:
+            log(f"{run_dir.name} was made before yolokd recorded fingerprints: its data and teacher are not checked")
+        elif inputs and (what := fingerprint.changes(old["inputs"], inputs)):
+            raise SettingsError(
+                f"'{run_dir}' was trained on other inputs: {'; '.join(what)}. To train again on the current ones, "
+                "pass a new name= (or delete that folder); to keep the old runs, restore the old files"
             )
     _check_kd_defaults(run_dir, overrides)
     if last.is_file() and _finished(last):
@@ -318,6 +332,8 @@ def compare(
     # so a later comparison on fresh seeds in the same folder reuses it.
     fold_data = write_folds(data, folds, out / "folds") if folds else [Path(base["data"])]
     fold_ids: list[int | None] = list(range(folds)) if folds else [None]
+    data_fp = {str(d): fingerprint.dataset(d) for d in fold_data}
+    student_fp = {"model": fingerprint.weights(student)} if Path(student).is_file() else {}
     teachers: list[dict[str, Any]] = []
     for fold, fdata in zip(fold_ids, fold_data):
         i = next(step)
@@ -328,7 +344,8 @@ def compare(
             t_over.update(model=str(teacher), data=str(fdata), kd_method="none", epochs=teacher_epochs, seed=0)
             t_over["name"] = t_dir.name
             log(f"[{i}/{total}] teacher{where} {teacher} ({teacher_epochs} epochs) in {t_dir}")
-            how = train_run(t_dir, t_over, log)
+            start = {"model": fingerprint.weights(teacher)} if Path(teacher).is_file() else {}
+            how = train_run(t_dir, t_over, log, inputs={"data": data_fp[str(fdata)], **start})
             teacher_pt = t_dir / "weights" / "best.pt"
         else:
             how, teacher_pt = "given", Path(teacher).resolve()
@@ -337,6 +354,7 @@ def compare(
         scores = f"mAP50 {t_metrics['map50']:.4f}  mAP50-95 {t_metrics['map50_95']:.4f}"
         log(f"[{i}/{total}] teacher{where} ({how}): {scores}")
         teachers.append({"fold": fold, "weights": str(teacher_pt), "data": str(fdata), "how": how, **t_metrics})
+        teachers[-1]["fingerprint"] = fingerprint.weights(teacher_pt)
     teacher_rec = report.pool_teachers(str(teacher), teachers)
 
     runs: list[dict[str, Any]] = []
@@ -356,11 +374,12 @@ def compare(
                 run_name = f"{run_stem(label)}-s{seed}" + ("" if fold is None else f"-f{fold}")
                 over = {**base, **kd, "data": str(fdata), "model": student, "epochs": epochs, "seed": seed}
                 over["name"] = run_name
+                inputs = {"data": data_fp[str(fdata)], **student_fp}
                 if kd["kd_method"] != "none":
-                    over["teacher"] = t["weights"]
+                    over["teacher"], inputs["teacher"] = t["weights"], t["fingerprint"]
                 what = f"{label} seed {seed}" + ("" if fold is None else f" fold {fold}")
                 log(f"[{i}/{total}] {what} in {out / run_name}")
-                how = train_run(out / run_name, over, log, label)
+                how = train_run(out / run_name, over, log, label, inputs)
                 best = out / run_name / "weights" / "best.pt"
                 metrics_file = out / run_name / "metrics.json"
                 if how == "reused" and metrics_file.is_file():

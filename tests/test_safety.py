@@ -213,3 +213,31 @@ def test_checkpoint_safe_load_size_and_untouched_teacher(data, runs, teacher):
     r = subprocess.run([sys.executable, "-c", code, str(distilled)], capture_output=True, text=True, env=env,
                        timeout=300)  # fmt: skip
     assert r.returncode == 0 and "loaded" in r.stdout, r.stderr[-3000:]
+
+
+def test_a_folder_in_use_refuses_a_second_process_and_a_dead_holder_is_taken_over(tmp_path, data, teacher):
+    """Two terminals on one comparison (or one run folder): the second is refused, naming the holder's PID."""
+    from yolokd.lock import FolderLock
+
+    yolokd = str(Path(sys.executable).with_name("yolokd"))
+    folders = {"compare": tmp_path / "cmp", "train": tmp_path / "train-run"}
+    code = "import sys, time\nfrom yolokd.lock import FolderLock\nwith FolderLock(sys.argv[1]):\n"
+    code += " print('held', flush=True)\n time.sleep(600)"
+    tiny = ["epochs=1", "imgsz=64", "batch=4", "workers=0", "device=cpu", "plots=False"]
+    for mode, folder in folders.items():
+        holder = subprocess.Popen([sys.executable, "-c", code, str(folder)], stdout=subprocess.PIPE, text=True)
+        assert holder.stdout.readline().strip() == "held"
+        where = [f"project={folder.parent}", f"name={folder.name}"]
+        if mode == "compare":
+            cmd = [yolokd, "compare", f"data={data}", f"teacher={teacher}", "methods=none", "seeds=1", *where, *tiny]
+        else:
+            cmd = [yolokd, "train", f"data={data}", "kd_method=none", "exist_ok=True", *where, *tiny]
+        r = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+        assert r.returncode == 2, r.stdout[-2000:] + r.stderr[-2000:]
+        assert f"is in use by another yolokd process (PID {holder.pid} on" in r.stderr and "Traceback" not in r.stderr
+        assert sorted(p.name for p in folder.iterdir()) == [".yolokd.lock"]  # the second process wrote nothing
+        holder.send_signal(signal.SIGKILL)  # the holder dies without cleaning up: its lock file stays
+        holder.wait()
+        assert (folder / ".yolokd.lock").is_file()
+        with FolderLock(folder):  # ... and is taken over
+            assert f"PID {os.getpid()} " in (folder / ".yolokd.lock").read_text()

@@ -32,6 +32,7 @@ from yolokd.cfg import (
     unknown_key_error,
 )
 from yolokd.data.folds import write_folds
+from yolokd.lock import FolderLock
 
 RECIPES: dict[str, dict[str, Any]] = {
     "default": {},  # Ultralytics' defaults
@@ -299,8 +300,6 @@ def compare(
     ``examples`` validation images are drawn in examples.png with
     each model's most confident detections (as many as the image has boxes; none below ``examples_conf``).
     """
-    from yolokd import report
-
     check_own_args(train_args, recipe)
     method_list, seed_list = parse_methods(methods), parse_seeds(seeds)
     common = {**RECIPES[recipe], **train_args}
@@ -318,97 +317,92 @@ def compare(
         raise SettingsError(f"teacher '{teacher}' must be a model .yaml (e.g. yolov8s.yaml) or an existing .pt")
 
     out = Path(project).resolve() / name
-    out.mkdir(parents=True, exist_ok=True)
+    with FolderLock(out, "comparison folder"):  # one process per comparison folder
+        plan = {"student": student, "epochs": epochs, "recipe": recipe, "folds": folds}
+        plan["cwd_attn_mode"] = resolved["kd_attn_mode"]
+        base = {"data": str(Path(data).resolve()), "project": str(out), "exist_ok": True, **common}
+        return _run(out, base, plan, teacher, teacher_epochs, method_list, seed_list, examples, examples_conf)
+
+
+def _log(msg: str) -> None:
+    print(f"yolokd compare: {msg}", flush=True)
+
+
+def _scores(m: dict[str, Any]) -> str:
+    return f"mAP50 {m['map50']:.4f}  mAP50-95 {m['map50_95']:.4f}"
+
+
+def _run(out, base, plan, teacher, teacher_epochs, method_list, seed_list, examples, examples_conf) -> Path:
+    """compare() once its arguments are checked and its folder is held: teachers, students, report."""
+    from yolokd import report
+
     env = report.environment(seed_list)  # the code and command this comparison starts with
-    base = {"data": str(Path(data).resolve()), "project": str(out), "exist_ok": True, **common}
+    folds = plan["folds"]
     val_args = {k: base[k] for k in VAL_KEYS if k in base}
     total = (len(method_list) * len(seed_list) + 1) * (folds or 1)
     step = iter(range(1, total + 1))
-
-    def log(msg: str) -> None:
-        print(f"yolokd compare: {msg}", flush=True)
+    fold_data = write_folds(base["data"], folds, out / "folds") if folds else [Path(base["data"])]
+    fold_ids: list[int | None] = list(range(folds)) if folds else [None]
+    data_fp = {str(d): fingerprint.dataset(d) for d in fold_data}
+    student_fp = {"model": fingerprint.weights(plan["student"])} if Path(plan["student"]).is_file() else {}
 
     # Teachers: one per fold, or the one given. A teacher trained here has seed 0 whatever the students' seeds,
     # so a later comparison on fresh seeds in the same folder reuses it.
-    fold_data = write_folds(data, folds, out / "folds") if folds else [Path(base["data"])]
-    fold_ids: list[int | None] = list(range(folds)) if folds else [None]
-    data_fp = {str(d): fingerprint.dataset(d) for d in fold_data}
-    student_fp = {"model": fingerprint.weights(student)} if Path(student).is_file() else {}
     teachers: list[dict[str, Any]] = []
     for fold, fdata in zip(fold_ids, fold_data):
-        i = next(step)
-        where = "" if fold is None else f" fold {fold}"
-        if train_teacher:
-            t_dir = out / ("teacher" if fold is None else f"teacher-f{fold}")
+        i, where = next(step), "" if fold is None else f" fold {fold}"
+        t_dir = out / ("teacher" if fold is None else f"teacher-f{fold}")
+        if teacher_epochs is not None:
             t_over = {k: v for k, v in base.items() if k not in KD_DEFAULTS}
             t_over.update(model=str(teacher), data=str(fdata), kd_method="none", epochs=teacher_epochs, seed=0)
             t_over["name"] = t_dir.name
-            log(f"[{i}/{total}] teacher{where} {teacher} ({teacher_epochs} epochs) in {t_dir}")
+            _log(f"[{i}/{total}] teacher{where} {teacher} ({teacher_epochs} epochs) in {t_dir}")
             start = {"model": fingerprint.weights(teacher)} if Path(teacher).is_file() else {}
-            how = train_run(t_dir, t_over, log, inputs={"data": data_fp[str(fdata)], **start})
+            how = train_run(t_dir, t_over, _log, inputs={"data": data_fp[str(fdata)], **start})
             teacher_pt = t_dir / "weights" / "best.pt"
         else:
             how, teacher_pt = "given", Path(teacher).resolve()
-        t_val = out / "val" / ("teacher" if fold is None else f"teacher-f{fold}")
-        t_metrics = evaluate(teacher_pt, t_val, {**val_args, "data": str(fdata)})
-        scores = f"mAP50 {t_metrics['map50']:.4f}  mAP50-95 {t_metrics['map50_95']:.4f}"
-        log(f"[{i}/{total}] teacher{where} ({how}): {scores}")
-        teachers.append({"fold": fold, "weights": str(teacher_pt), "data": str(fdata), "how": how, **t_metrics})
-        teachers[-1]["fingerprint"] = fingerprint.weights(teacher_pt)
+        t_metrics = evaluate(teacher_pt, out / "val" / t_dir.name, {**val_args, "data": str(fdata)})
+        _log(f"[{i}/{total}] teacher{where} ({how}): {_scores(t_metrics)}")
+        t = {"fold": fold, "weights": str(teacher_pt), "data": str(fdata), "how": how, **t_metrics}
+        teachers.append({**t, "fingerprint": fingerprint.weights(teacher_pt)})
     teacher_rec = report.pool_teachers(str(teacher), teachers)
 
     runs: list[dict[str, Any]] = []
     labels = [m for m, _ in method_list]
-    settings = {
-        "student": student,
-        "epochs": epochs,
-        "recipe": recipe,
-        "folds": folds,
-        "cwd_attn_mode": resolved["kd_attn_mode"],
-        **base,
-    }
+    settings = {**plan, **base}
     for seed in seed_list:  # seed-major order: an interrupted comparison already has whole seeds
         for fold, fdata, t in zip(fold_ids, fold_data, teachers):
             for label, kd in method_list:
-                i = next(step)
-                run_name = f"{run_stem(label)}-s{seed}" + ("" if fold is None else f"-f{fold}")
-                over = {**base, **kd, "data": str(fdata), "model": student, "epochs": epochs, "seed": seed}
-                over["name"] = run_name
+                i, name = next(step), f"{run_stem(label)}-s{seed}" + ("" if fold is None else f"-f{fold}")
+                over = {**base, **kd, "data": str(fdata), "model": plan["student"], "epochs": plan["epochs"]}
+                over.update(seed=seed, name=name)
                 inputs = {"data": data_fp[str(fdata)], **student_fp}
                 if kd["kd_method"] != "none":
                     over["teacher"], inputs["teacher"] = t["weights"], t["fingerprint"]
                 what = f"{label} seed {seed}" + ("" if fold is None else f" fold {fold}")
-                log(f"[{i}/{total}] {what} in {out / run_name}")
-                how = train_run(out / run_name, over, log, label, inputs)
-                best = out / run_name / "weights" / "best.pt"
-                metrics_file = out / run_name / "metrics.json"
+                _log(f"[{i}/{total}] {what} in {out / name}")
+                how = train_run(out / name, over, _log, label, inputs)
+                metrics_file = out / name / "metrics.json"
                 if how == "reused" and metrics_file.is_file():
                     metrics = json.loads(metrics_file.read_text())
                 else:
                     fval = {**val_args, "data": str(fdata)}
-                    metrics = {**evaluate(best, out / "val" / run_name, fval), **last_attention(out / run_name)}
+                    metrics = {**evaluate(out / name / "weights" / "best.pt", out / "val" / name, fval)}
+                    metrics.update(last_attention(out / name))
                     metrics_file.write_text(json.dumps(metrics, indent=2) + "\n")
-                log(f"[{i}/{total}] {what} ({how}): mAP50 {metrics['map50']:.4f}  mAP50-95 {metrics['map50_95']:.4f}")
-                run = {"label": label, "seed": seed, "fold": fold, "data": str(fdata), "run_dir": str(out / run_name)}
-                runs.append({**run, "weights": str(best), "how": how, **metrics})
+                _log(f"[{i}/{total}] {what} ({how}): {_scores(metrics)}")
+                run = {"label": label, "seed": seed, "fold": fold, "data": str(fdata), "run_dir": str(out / name)}
+                runs.append({**run, "weights": str(out / name / "weights" / "best.pt"), "how": how, **metrics})
                 report.write_tables(out, teacher_rec, runs, labels, settings)
 
-    files = report.write_all(
-        out,
-        teacher_rec,
-        runs,
-        labels,
-        settings,
-        env,
-        imgsz=int(base.get("imgsz", 640)),
-        examples=examples,
-        examples_conf=examples_conf,
-    )
+    imgsz = int(base.get("imgsz", 640))
+    files = report.write_all(out, teacher_rec, runs, labels, settings, env, imgsz, examples, examples_conf)
     print((out / "table.md").read_text(encoding="utf-8"), flush=True)
     what = {
         "table.md": "the table above",
-        "table.csv": "the same numbers, per seed",
-        "map.png": "mAP per model, seeds as dots",
+        "table.csv": "the same numbers, per run",
+        "map.png": "mAP per model, runs as dots",
         "examples.png": "detections on validation images",
         "summary.json": "every run's metrics and paths",
         "env.json": "versions, machine, command",

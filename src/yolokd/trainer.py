@@ -13,6 +13,7 @@ Every call into Ultralytics 8.4.190 internals lives in this module. How it plugs
 - ``_setup_train``: after Ultralytics has built the EMA, the student's criterion is wrapped
   (:mod:`yolokd.criterion`) to add the distillation terms. The EMA, and so every checkpoint,
   never sees teacher or distiller.
+- ``train``: the run folder is held (:mod:`yolokd.lock`) so a second process cannot train into it.
 - ``save_model`` / ``final_eval``: every checkpoint is written to a temporary file and renamed;
   the distiller's state goes to ``weights/kd_last.pt`` beside ``last.pt`` for ``resume=True``.
 """
@@ -29,7 +30,7 @@ import torch
 import torch.distributed as dist
 from torch import nn
 from ultralytics import YOLO
-from ultralytics.cfg import DEFAULT_CFG
+from ultralytics.cfg import DEFAULT_CFG, get_save_dir
 from ultralytics.models.yolo.detect import DetectionTrainer, DetectionValidator
 from ultralytics.nn.modules.head import Detect
 from ultralytics.nn.tasks import load_checkpoint
@@ -39,6 +40,7 @@ from ultralytics.utils.torch_utils import strip_optimizer, torch_distributed_zer
 from yolokd.cfg import KD_DEFAULTS, SettingsError, check_kd_settings, split_settings
 from yolokd.criterion import KDCriterion
 from yolokd.distiller import Distiller, build_distiller
+from yolokd.lock import FolderLock
 from yolokd.losses.outputs import Outputs
 from yolokd.recorder import FeatureRecorder, probe_features
 
@@ -146,6 +148,23 @@ class DistillationTrainer(DetectionTrainer):
             YAML.save(self.save_dir / "args.yaml", vars(self.args))  # again, now with the yolokd settings
         self.teacher: nn.Module | None = self._check_teacher() if self.args.kd_method != "none" else None
         self.distiller: Distiller | None = None
+
+    def check_resume(self, overrides: dict) -> None:
+        """Ultralytics' resume check; then an existing run folder (``exist_ok=True``, ``resume``) is held before
+        Ultralytics writes its args.yaml, so a second process is refused before it touches the first one's run."""
+        super().check_resume(overrides)
+        self.folder_lock = None
+        if RANK == -1 and (save_dir := get_save_dir(self.args)).is_dir():  # DDP workers run under the launcher's hold
+            self.folder_lock = FolderLock(save_dir, "run folder")
+            self.folder_lock.acquire()
+
+    def train(self) -> None:
+        """Ultralytics' training, with the run folder held (a new folder is held from here)."""
+        if RANK != -1:
+            return super().train()
+        self.folder_lock = self.folder_lock or FolderLock(self.save_dir, "run folder")
+        with self.folder_lock:
+            return super().train()
 
     def _check_teacher(self) -> nn.Module | None:
         """Load the teacher on the CPU and check it against the dataset before any training starts."""

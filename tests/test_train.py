@@ -222,10 +222,12 @@ def test_resume_restores_distiller(data, teacher, runs):
 
 def test_resume_from_the_command_line(data, teacher, runs):
     wdir = interrupted_run(data, teacher, runs, "resume-cli")
-    cmd = [YOLOKD, "train", "resume", f"model={wdir / 'last.pt'}"]
+    cmd = [YOLOKD, "train", "resume", f"model={wdir / 'last.pt'}", "kd_tau=2", "kd_cls=0.5", "kd_method=cwd"]
     r = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
     assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
     assert "restored distillation modules" in r.stdout + r.stderr
+    # kd_cls=0.5 is what the run has: only the settings that differ are named
+    assert "these were kept: kd_method=cwd_attn (not cwd), kd_tau=0.7 (not 2.0);" in r.stdout + r.stderr
     assert [row["epoch"] for row in results(runs / "resume-cli")] == ["1", "2"]
 
 

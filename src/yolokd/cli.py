@@ -108,7 +108,7 @@ def train(args: dict[str, Any]) -> None:
     from yolokd.trainer import distill
 
     student = args.pop("model", "yolov8n.yaml")
-    method = args.pop("kd_method", KD_DEFAULTS["kd_method"])
+    method = args.pop("kd_method", None)  # the default, or on resume the checkpoint's
     metrics = distill(student=student, method=method, **args)
     if metrics is not None:
         print(f"yolokd: mAP50 {metrics.box.map50:.4f}  mAP50-95 {metrics.box.map:.4f}  ({metrics.save_dir})")

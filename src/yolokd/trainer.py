@@ -129,6 +129,7 @@ class DistillationTrainer(DetectionTrainer):
     """
 
     def __init__(self, cfg=DEFAULT_CFG, overrides: dict | None = None, _callbacks: dict | None = None) -> None:
+        given = {k: v for k, v in (overrides or {}).items() if k in KD_DEFAULTS}  # what the user typed
         kd, overrides = split_settings(dict(overrides or {}))
         if kd["kd_method"] == "native":
             overrides["distill_model"] = kd["teacher"]
@@ -136,6 +137,15 @@ class DistillationTrainer(DetectionTrainer):
         if self.resume:  # the interrupted run's own settings win, as for Ultralytics' arguments
             saved = {k: getattr(self.args, k) for k in KD_DEFAULTS if hasattr(self.args, k)}
             kd = check_kd_settings(saved or kd)
+            typed = check_kd_settings(given, require_teacher=False)
+            if typed["teacher"]:
+                typed["teacher"] = str(Path(typed["teacher"]).resolve())
+            kept = [f"{k}={kd[k]} (not {typed[k]})" for k in KD_DEFAULTS if k in given and typed[k] != kd[k]]
+            if kept and RANK in {-1, 0}:
+                LOGGER.warning(
+                    "yolokd: resume continues the run with its checkpoint's settings, so these were kept: "
+                    f"{', '.join(kept)}; to train with new settings, start a new run from its weights instead"
+                )
         vars(self.args).update(kd)
         if self.args.task != "detect":
             raise SettingsError(
@@ -382,18 +392,22 @@ def distill(
     student: str | Path = "yolov8n.yaml",
     teacher: str | Path | None = None,
     data: str | Path | None = None,
-    method: str = "cwd_attn",
+    method: str | None = None,
     **train_args: Any,
 ):
     """Train ``student`` on ``data`` under ``teacher`` and return the validation metrics (``DetMetrics``).
 
-    ``method`` is ``kd_method`` (none, cwd, cwd_attn, response, native); other yolokd settings (``kd_tau=``,
+    ``method`` is ``kd_method`` (none, cwd, cwd_attn, response, native; default cwd_attn, or the checkpoint's
+    when resuming); other yolokd settings (``kd_tau=``,
     ``kd_weight=``, ``kd_cls=``, ...) and any Ultralytics train argument pass through ``train_args``.
     """
-    overrides = {"model": str(student), "data": data, "kd_method": method, **train_args}
+    overrides = {"model": str(student), "data": data, **train_args}
+    if method is not None:
+        overrides["kd_method"] = method
     if teacher is not None:
         overrides["teacher"] = str(teacher)
     kd, rest = split_settings(overrides)  # fail before any model is built
+    kd = {k: kd[k] for k in overrides if k in KD_DEFAULTS}  # only those given: resume warns about each
     if not rest.get("data") and not rest.get("resume"):
         raise SettingsError("distill needs data=path/to/data.yaml (a YOLO-format dataset)")
     if not rest.get("resume") and not rest.get("project"):  # like `yolo train` run here, whatever Ultralytics'

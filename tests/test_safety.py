@@ -163,7 +163,9 @@ def test_kill_9_then_resume_finishes_the_run(data, runs, teacher):
     assert not list((run / "weights").glob(".*.tmp"))
 
 
-def test_a_failed_write_leaves_the_previous_checkpoint_intact(data, runs, teacher, monkeypatch):
+@pytest.mark.parametrize("target", ["last", "epoch"])
+def test_a_failed_write_leaves_the_previous_checkpoint_intact(target, data, runs, teacher, monkeypatch):
+    """A write that fails half-way (disk full, kill) never leaves a truncated last.pt or epoch{N}.pt."""
     from ultralytics import YOLO
 
     from yolokd import DistillationTrainer
@@ -175,7 +177,9 @@ def test_a_failed_write_leaves_the_previous_checkpoint_intact(data, runs, teache
 
             def half_write(self, data):
                 real_write(self, data[: len(data) // 2])
-                raise OSError("disk full")
+                if target in self.name:
+                    raise OSError("disk full")
+                real_write(self, data)
 
             monkeypatch.setattr(Path, "write_bytes", half_write)
 
@@ -183,10 +187,12 @@ def test_a_failed_write_leaves_the_previous_checkpoint_intact(data, runs, teache
     model.add_callback("on_train_epoch_end", arm)
     with pytest.raises(OSError, match="disk full"):
         model.train(trainer=DistillationTrainer, data=str(data), teacher=str(teacher), kd_method="cwd",
-                    project=str(runs), name="halfwrite", **{**TINY, "epochs": 2})  # fmt: skip
+                    project=str(runs), name=f"halfwrite-{target}", save_period=1, **{**TINY, "epochs": 2})  # fmt: skip
     monkeypatch.undo()
-    ckpt = torch.load(runs / "halfwrite" / "weights" / "last.pt", weights_only=False)
-    assert ckpt["epoch"] == 0  # the first epoch's checkpoint, whole
+    wdir = runs / f"halfwrite-{target}" / "weights"
+    assert torch.load(wdir / "epoch0.pt", weights_only=False)["epoch"] == 0
+    assert not (wdir / "epoch1.pt").exists()  # never half-written in place
+    assert torch.load(wdir / "last.pt", weights_only=False)["epoch"] == (0 if target == "last" else 1)
 
 
 # --- reproducibility and checkpoints -------------------------------------------------------------

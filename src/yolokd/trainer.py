@@ -327,24 +327,29 @@ class DistillationTrainer(DetectionTrainer):
         super().optimizer_step()
 
     def save_model(self) -> bool:
-        """Ultralytics' checkpoints, written to temporary files and renamed: never half-written.
+        """Ultralytics' checkpoints (last, best, ``save_period``'s epoch{N}.pt), written to temporary files and
+        renamed: never half-written.
 
         The distiller's state is written first, so a crash between the two leaves it one epoch ahead
         of ``last.pt`` at worst (resume says so), never a broken file.
         """
         if self.distiller is not None:
             _atomic_save({"epoch": self.epoch, "distiller": self.distiller.state_dict()}, self.wdir / KD_STATE)
-        last, best = self.last, self.best
-        for dst in (last, best):  # a temporary left by a crash must not be renamed into place below
-            _tmp(dst).unlink(missing_ok=True)
-        self.last, self.best = _tmp(last), _tmp(best)
+        last, best, period = self.last, self.best, self.save_period
+        epoch_pt = self.wdir / f"epoch{self.epoch}.pt" if period > 0 and self.epoch % period == 0 else None
+        for dst in (last, best, epoch_pt):  # a temporary left by a crash must not be renamed into place below
+            if dst:
+                _tmp(dst).unlink(missing_ok=True)
+        self.last, self.best, self.save_period = _tmp(last), _tmp(best), -1  # epoch{N}.pt: written below
         try:
             saved = super().save_model()
         finally:
-            self.last, self.best = last, best
+            self.last, self.best, self.save_period = last, best, period
         for dst in (last, best):
             if _tmp(dst).exists():
                 os.replace(_tmp(dst), dst)
+        if epoch_pt and last.exists():
+            _atomic_copy(last, epoch_pt)
         return saved
 
     def final_eval(self) -> None:
@@ -368,6 +373,11 @@ class DistillationTrainer(DetectionTrainer):
 
 def _tmp(path: Path) -> Path:
     return path.with_name(f".{path.name}.tmp")
+
+
+def _atomic_copy(src: Path, dst: Path) -> None:
+    _tmp(dst).write_bytes(src.read_bytes())
+    os.replace(_tmp(dst), dst)
 
 
 def _atomic_save(obj: Any, path: Path) -> None:

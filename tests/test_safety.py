@@ -247,3 +247,79 @@ def test_a_folder_in_use_refuses_a_second_process_and_a_dead_holder_is_taken_ove
         assert (folder / ".yolokd.lock").is_file()
         with FolderLock(folder):  # ... and is taken over
             assert f"PID {os.getpid()} " in (folder / ".yolokd.lock").read_text()
+
+
+def test_nan_recovery_rolls_the_distiller_back_and_keeps_teacher_and_distiller_out_of_the_ema(data, runs, teacher):
+    """Ultralytics reloads last.pt after a NaN loss and rebuilds the EMA from the student (a deep copy)."""
+    from ultralytics import YOLO
+
+    from yolokd import DistillationTrainer
+    from yolokd.criterion import KDCriterion
+
+    seen: dict = {}
+
+    def saved(trainer):
+        if trainer.epoch == 0:
+            seen["epoch0"] = torch.load(trainer.wdir / "kd_last.pt", weights_only=True)["distiller"]
+
+    def poison(trainer):
+        if trainer.epoch == 1 and "redo" not in seen:
+            trainer.loss = torch.tensor(float("nan"))  # epoch 1 ends with a NaN loss
+
+    def epoch_start(trainer):
+        if trainer.epoch == 1 and "first" in seen and "redo" not in seen:  # epoch 1 again, after the recovery
+            seen["redo"] = {k: v.clone() for k, v in trainer.distiller.state_dict().items()}
+            seen["ema_criterion"] = getattr(trainer.ema.ema, "criterion", None)
+        seen.setdefault("first", trainer.epoch == 1 or None)
+
+    model = YOLO("yolov8n.yaml")
+    for event, fn in (("on_model_save", saved), ("on_train_batch_end", poison), ("on_train_epoch_start", epoch_start)):
+        model.add_callback(event, fn)
+    model.train(trainer=DistillationTrainer, data=str(data), teacher=str(teacher), kd_method="cwd_attn",
+                project=str(runs), name="nan-recovery", **{**TINY, "epochs": 3})  # fmt: skip
+    assert "redo" in seen, "Ultralytics did not recover"
+    assert all(torch.equal(seen["redo"][k], v) for k, v in seen["epoch0"].items())  # the distiller of last.pt
+    assert not isinstance(seen["ema_criterion"], KDCriterion)  # the EMA validates with the plain criterion
+
+
+def test_distiller_gradients_are_clipped_its_1d_params_not_decayed_and_oom_rescales_its_decay(data, runs, teacher):
+    from ultralytics import YOLO
+
+    from yolokd import DistillationTrainer
+
+    seen: dict = {"norms": []}
+    pre: dict = {}
+
+    def start(trainer):
+        params = list(trainer.distiller.parameters())
+        for p in params:  # the gradient of each backward pass, before any clipping (accumulated like .grad)
+            p.register_hook(lambda g, p=p: pre.__setitem__(p, pre.get(p, 0) + g))
+
+        def record(*_):  # runs after yolokd's own pre-step hook, which clips
+            clipped = torch.linalg.vector_norm(torch.stack([p.grad.norm() for p in params if p.grad is not None]))
+            raw = torch.linalg.vector_norm(torch.stack([g.norm() for g in pre.values()]))
+            seen["norms"].append((float(raw), float(clipped)))
+            pre.clear()
+
+        trainer.optimizer.register_step_pre_hook(record)
+        groups = {g["param_group"]: g for g in trainer.optimizer.param_groups}
+        seen["1d"] = {p.ndim for p in groups["kd_no_decay"]["params"]}, groups["kd_no_decay"]["weight_decay"]
+        seen["2d"] = {p.ndim for p in groups["kd"]["params"]}, groups["kd"]["weight_decay"] > 0
+
+    def end(trainer):  # what an out-of-memory retry does: a smaller batch, the pipeline rebuilt
+        trainer.batch_size //= 2
+        trainer._build_train_pipeline()
+        groups = {g["param_group"]: g for g in trainer.optimizer.param_groups}
+        seen["wd"] = groups["kd"]["weight_decay"], groups["weight"]["weight_decay"], seen["wd0"]
+
+    model = YOLO("yolov8n.yaml")
+    model.add_callback("on_train_start", start)
+    model.add_callback("on_train_start", lambda t: seen.__setitem__("wd0", t.optimizer.param_groups[0]["weight_decay"]))
+    model.add_callback("on_train_end", end)
+    model.train(trainer=DistillationTrainer, data=str(data), teacher=str(teacher), kd_method="cwd_attn",
+                kd_weight=1e4, project=str(runs), name="hygiene", **{**TINY, "epochs": 1, "nbs": 6})  # fmt: skip
+    assert seen["1d"] == ({1}, 0.0) and seen["2d"] == ({2, 4}, True)
+    assert max(raw for raw, _ in seen["norms"]) > 10  # the check has teeth: unclipped they are larger
+    assert all(clipped <= 10 * (1 + 1e-4) and (raw > 10 or abs(raw - clipped) < 1e-4) for raw, clipped in seen["norms"])
+    kd_wd, weight_wd, before = seen["wd"]
+    assert kd_wd == weight_wd != before  # batch 4 -> 2 with nbs 6 changes the scaled decay

@@ -6,6 +6,7 @@ the Ultralytics integration (:mod:`yolokd.trainer`), which owns every version-se
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable
 from typing import Any
 
@@ -88,6 +89,11 @@ class KDCriterion:
         terms = {k: torch.where(finite, v, torch.zeros_like(v)).detach() for k, v in parts.items()}
         batch_size = batch["img"].shape[0]  # base losses are scaled by batch size too
         return torch.cat([loss, (kd * batch_size).reshape(1).to(loss.dtype)]), {**items, **terms}
+
+    def __deepcopy__(self, memo: dict) -> Any:
+        """A deep copy of the student (Ultralytics' EMA, also when NaN recovery rebuilds it) gets the plain
+        detection criterion: teacher and distiller never travel with a copy of the student."""
+        return copy.deepcopy(self.base, memo)
 
     def update(self) -> None:
         """Ultralytics' end-of-epoch hook: report skipped batches, collect statistics, forward the call."""

@@ -8,8 +8,12 @@ Every call into Ultralytics 8.4.190 internals lives in this module. How it plugs
   class names, so bad input fails before any training starts.
 - ``set_model_attributes`` (student on its device, before the optimizer exists): move the
   teacher there, probe both models' detection-head inputs, build the distiller.
-- ``build_optimizer``: the distiller gets its own param group, so warm-up and the LR
-  schedule drive it; ``optimizer_step`` averages its gradients across DDP ranks.
+- ``build_optimizer``: the distiller gets its own param groups (1-d parameters without weight
+  decay), so warm-up and the LR schedule drive it, and its gradients are clipped like the
+  student's; ``optimizer_step`` averages them across DDP ranks, and its initial values are
+  broadcast from rank 0 (``broadcast_from_rank0``), after building and after resume.
+- ``_handle_nan_recovery``: when Ultralytics rolls the student back to last.pt, the distiller
+  is rolled back too.
 - ``_setup_train``: after Ultralytics has built the EMA, the student's criterion is wrapped
   (:mod:`yolokd.criterion`) to add the distillation terms. The EMA, and so every checkpoint,
   never sees teacher or distiller.
@@ -120,6 +124,20 @@ def average_gradients(params: list[nn.Parameter]) -> None:
     for p in params:
         p.grad.copy_(flat[offset : offset + p.numel()].view_as(p.grad))
         offset += p.numel()
+
+
+def broadcast_from_rank0(module: nn.Module) -> None:
+    """Copy rank 0's parameters and buffers of ``module`` to every rank (no-op without a process group).
+
+    Ultralytics seeds each rank with ``seed + 1 + RANK``, so train-only modules built outside the DDP
+    wrapper start different on every rank; DDP broadcasts only the modules it wraps."""
+    if not (dist.is_available() and dist.is_initialized()) or dist.get_world_size() < 2:
+        return
+    for t in [*module.parameters(), *module.buffers()]:
+        dist.broadcast(t.data, src=0)
+
+
+MAX_GRAD_NORM = 10.0  # Ultralytics 8.4.190 clips the student's gradients at this norm in optimizer_step
 
 
 class DistillationTrainer(DetectionTrainer):
@@ -249,6 +267,7 @@ class DistillationTrainer(DetectionTrainer):
         self.distiller = build_distiller(
             vars(a), [s[1] for s in s_shapes], [t[1] for t in t_shapes], reg_max=s_head.reg_max
         ).to(self.device)
+        broadcast_from_rank0(self.distiller)
         if RANK in {-1, 0}:
             n = sum(p.numel() for p in self.distiller.parameters())
             LOGGER.info(
@@ -260,12 +279,27 @@ class DistillationTrainer(DetectionTrainer):
         """Ultralytics' optimizer plus one param group ("kd") for the train-only modules."""
         optimizer = super().build_optimizer(model, name, lr, momentum, decay, iterations)
         params = list(self.distiller.parameters()) if self.distiller is not None else []
-        if params:  # same hyper-parameters as Ultralytics' decayed "weight" group (lr, betas/momentum, decay)
-            weights = [g for g in optimizer.param_groups if g.get("param_group") == "weight"]
-            ref = min(weights, key=lambda g: g["lr"])  # MuSGD also has a head group at 3x lr
+        if params:  # same hyper-parameters as Ultralytics' "weight" group (lr, betas/momentum); like its bias
+            weights = [g for g in optimizer.param_groups if g.get("param_group") == "weight"]  # and BN groups,
+            ref = min(weights, key=lambda g: g["lr"])  # 1-d parameters get no weight decay (MuSGD: the 1x group)
             group = {k: v for k, v in ref.items() if k not in {"params", "use_muon"}}
-            optimizer.add_param_group({**group, "params": params, "param_group": "kd"})
+            optimizer.add_param_group({**group, "params": [p for p in params if p.ndim > 1], "param_group": "kd"})
+            no_decay = [p for p in params if p.ndim <= 1]
+            optimizer.add_param_group({**group, "params": no_decay, "weight_decay": 0.0, "param_group": "kd_no_decay"})
+
+            def clip(*_: Any) -> None:  # as Ultralytics clips the student's; after AMP unscaling (scaler.step)
+                nn.utils.clip_grad_norm_(params, MAX_GRAD_NORM)
+
+            optimizer.register_step_pre_hook(clip)
         return optimizer
+
+    def _build_train_pipeline(self) -> None:
+        """Ultralytics' loaders and weight-decay scaling; an out-of-memory retry (smaller batch) rescales the
+        decayed groups it knows, and the distiller's decayed group follows the student's."""
+        super()._build_train_pipeline()
+        groups = {g.get("param_group"): g for g in (self.optimizer.param_groups if self.optimizer else [])}
+        if "kd" in groups and "weight" in groups:
+            groups["kd"]["weight_decay"] = groups["weight"]["weight_decay"]
 
     def get_validator(self):
         """Ultralytics' DetectionValidator, given the arguments without yolokd's keys (it re-validates them)."""
@@ -294,23 +328,34 @@ class DistillationTrainer(DetectionTrainer):
         if self.distiller is None:
             return
         if self.resume:
-            self._load_distiller_state()
+            self._load_distiller_state(Path(self.args.resume), self.start_epoch)
+            broadcast_from_rank0(self.distiller)
         student = unwrap_model(self.model)  # after ModelEMA's deepcopy: the EMA keeps the plain criterion
         teacher = TeacherRunner(self.teacher, need_head=self.distiller.needs_head)
         warn = LOGGER.warning if RANK in {-1, 0} else (lambda msg: None)
         student.criterion = KDCriterion(student.init_criterion(), teacher, self.distiller, student_outputs, warn)
 
-    def _load_distiller_state(self) -> None:
-        path = Path(self.args.resume).with_name(KD_STATE)
+    def _handle_nan_recovery(self, epoch: int) -> bool:
+        """Ultralytics rolls the student back to last.pt after a NaN loss; the distiller goes back with it
+        (``kd_last.pt`` is written with last.pt)."""
+        recovered = super()._handle_nan_recovery(epoch)
+        if recovered and self.distiller is not None:
+            self._load_distiller_state(self.last, epoch)  # last.pt is the end of the epoch before this one
+            broadcast_from_rank0(self.distiller)
+        return recovered
+
+    def _load_distiller_state(self, last: Path, start_epoch: int) -> None:
+        """Load ``kd_last.pt`` beside ``last`` (written with it at the end of epoch ``start_epoch - 1``)."""
+        path = last.with_name(KD_STATE)
         if not path.is_file():
             LOGGER.warning(f"yolokd: {path} not found; the distillation modules restart from initialisation")
             return
         state = torch.load(path, map_location=self.device, weights_only=True)
         self.distiller.load_state_dict(state["distiller"])
-        if state["epoch"] + 1 != self.start_epoch:  # a crash between writing the two files
+        if state["epoch"] + 1 != start_epoch:  # a crash between writing the two files
             LOGGER.warning(
                 f"yolokd: {path} is from epoch {state['epoch'] + 1}, the checkpoint from epoch "
-                f"{self.start_epoch}; continuing with those distillation modules"
+                f"{start_epoch}; continuing with those distillation modules"
             )
         LOGGER.info(f"yolokd: restored distillation modules from {path} (epoch {state['epoch'] + 1})")
 

@@ -333,3 +333,27 @@ def test_distiller_gradients_are_clipped_its_1d_params_not_decayed_and_oom_resca
     assert all(clipped <= 10 * (1 + 1e-4) and (raw > 10 or abs(raw - clipped) < 1e-4) for raw, clipped in seen["norms"])
     kd_wd, weight_wd, before = seen["wd"]
     assert kd_wd == weight_wd != before  # batch 4 -> 2 with nbs 6 changes the scaled decay
+
+
+def test_a_checkpoint_that_loads_but_does_not_run_names_file_versions_and_fix(tmp_path, data, runs, teacher):
+    """A checkpoint pickled by another Ultralytics release or a fork: a module lacks an attribute its forward uses."""
+    ckpt = torch.load(teacher, weights_only=False)
+    model = ckpt.get("ema") or ckpt["model"]
+    del model.model[0]._modules["act"]  # Conv.forward calls self.act: AttributeError deep inside Ultralytics
+    ckpt["version"] = "8.3.0-fork"
+    foreign = tmp_path / "foreign.pt"
+    torch.save(ckpt, foreign)
+    n = len(model.state_dict())
+    expected = (
+        rf"'{foreign}' loads but does not run with the installed Ultralytics 8\.4\.190 \(it was written by "
+        rf"Ultralytics 8\.3\.0-fork.*AttributeError.*YOLO\('yolov8s\.yaml'\)\.load\('{foreign}'\) \({n} of {n} tensors"
+    )
+    with pytest.raises(SettingsError, match="teacher " + expected):
+        distill("yolov8n.yaml", teacher=foreign, data=data, method="cwd", project=str(runs), name="foreign-t", **TINY)
+    with pytest.raises(SettingsError, match="student " + expected):
+        distill(foreign, data=data, method="none", project=str(runs), name="foreign-s", **TINY)
+    r = subprocess.run([str(Path(sys.executable).with_name("yolokd")), "train", f"model={foreign}", f"data={data}",
+                        "kd_method=none", "epochs=1", "imgsz=64", "device=cpu"], capture_output=True, text=True)  # fmt: skip
+    assert (
+        r.returncode == 2 and "does not run with the installed Ultralytics" in r.stderr and "Traceback" not in r.stderr
+    )

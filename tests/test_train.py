@@ -265,3 +265,30 @@ def test_box_term_refuses_heads_without_bins_and_class_terms_work_there(data, te
     distill("yolo26n.yaml", teacher=teacher, data=data, method="cwd", kd_cls=1.0, project=str(runs),
             name="yolo26-cls", **TINY)  # fmt: skip
     assert float(results(runs / "yolo26-cls")[-1]["train/kd_cls"]) > 0
+
+
+@pytest.mark.parametrize(
+    ("cfg", "kind"),
+    [
+        ("yolov5nu.yaml", "detect"),
+        ("yolo12n.yaml", "detect"),  # attention blocks (A2C2f / AAttn)
+        ("yolo26n.yaml", "detect"),  # end-to-end head without DFL bins
+        ("yolov8n-seg.yaml", "segment"),  # Segment and Pose heads subclass Detect: their inputs are neck features too
+        ("yolo11n-pose.yaml", "pose"),
+    ],
+)
+def test_teachers_of_other_families_and_tasks_distil(cfg, kind, tmp_path, data, runs):
+    """Teachers built from each family's YAML (as a checkpoint with the dataset's classes) distil for one epoch."""
+    import yaml
+    from ultralytics.nn.tasks import DetectionModel, PoseModel, SegmentationModel
+
+    names = yaml.safe_load(data.read_text())["names"]
+    model = {"segment": SegmentationModel, "pose": PoseModel}.get(kind, DetectionModel)(
+        cfg, nc=len(names), verbose=False
+    )
+    model.names = names
+    pt = tmp_path / f"{cfg[:-5]}.pt"
+    torch.save({"model": model, "train_args": {}, "version": "8.4.190"}, pt)
+    name = f"family-{cfg[:-5]}"
+    distill("yolov8n.yaml", teacher=pt, data=data, method="cwd_attn", project=str(runs), name=name, **TINY)
+    assert float(results(runs / name)[-1]["train/kd_cwd"]) > 0

@@ -64,10 +64,41 @@ def detect_head(model: nn.Module, role: str) -> nn.Module:
 def load_teacher(path: str | Path, device: torch.device, role: str = "teacher") -> nn.Module:
     """Load a frozen, fused, eval-mode teacher from a checkpoint (the file is only read)."""
     try:
-        teacher, _ = load_checkpoint(path, device=device)
+        teacher, ckpt = load_checkpoint(path, device=device)
     except Exception as e:  # a corrupt file or an unsupported pickle
         raise SettingsError(f"{role} '{path}' could not be loaded as an Ultralytics checkpoint: {e}") from e
+    check_runs(teacher, path, (ckpt or {}).get("version"), role)
     return prepare_teacher(teacher, role)
+
+
+def check_runs(model: nn.Module, path: str | Path, version: str | None, role: str) -> None:
+    """Run ``model`` once on a tiny input. A checkpoint pickled by another Ultralytics release or a fork can
+    load and then fail inside its forward (a module whose attributes changed, e.g. YOLO12's ``AAttn``); that
+    becomes one message naming the file, both versions and the fix, instead of a traceback from inside it."""
+    from ultralytics import __version__ as installed
+
+    was_training = model.training
+    try:
+        with torch.no_grad():
+            model.eval()(torch.zeros(1, 3, 64, 64, device=next(model.parameters()).device))
+    except Exception as e:
+        cfg = getattr(model, "yaml", None) or {}
+        name = Path(cfg.get("yaml_file", "its-model.yaml")).name
+        try:  # how much of it a model built by the installed Ultralytics would take
+            fresh = type(model)(cfg=dict(cfg), nc=cfg.get("nc"), verbose=False).state_dict()
+            old = model.state_dict()
+            n = sum(k in fresh and fresh[k].shape == v.shape for k, v in old.items())
+            transfer = f"{n} of {len(old)} tensors transfer"
+        except Exception:
+            transfer = f"note that its YAML does not build with Ultralytics {installed} either"
+        raise SettingsError(
+            f"{role} '{path}' loads but does not run with the installed Ultralytics {installed} (it was written by "
+            f"Ultralytics {version or 'of an unknown version'}, a different release or a fork): "
+            f"{type(e).__name__}: {e}. Fix: re-export it with Ultralytics {installed}, or rebuild it from its YAML "
+            f"and load its weights, YOLO('{name}').load('{path}') ({transfer}), then fine-tune"
+        ) from None
+    finally:
+        model.train(was_training)
 
 
 def prepare_teacher(teacher: nn.Module, role: str = "teacher") -> nn.Module:
@@ -473,6 +504,8 @@ def distill(
             raise SettingsError(f"nothing to resume: '{model}' not found; pass model=path/to/weights/last.pt")
         raise SettingsError(f"student '{model}' not found; pass an existing .pt or a model .yaml such as yolov8n.yaml")
     yolo = YOLO(model)
+    if str(model).endswith(".pt"):
+        check_runs(yolo.model, model, (yolo.ckpt or {}).get("version"), "student")
     if yolo.task != "detect":
         raise SettingsError(f"yolokd distils detection models; the student '{model}' is a {yolo.task} model")
     stride = max(int(yolo.model.stride.max()), 32)

@@ -54,7 +54,7 @@ for step in $STEPS; do
       .venv/bin/python benchmarks/decide.py curves "$W/plateau" --png "$R/plateau/plateau.png" > "$R/plateau/plateau.md"
       ;;
     select)
-      $Y compare "${COMMON[@]}" "${FOLDS[@]}" methods="$GRID" seeds=0 name=decide
+      $Y compare "${COMMON[@]}" "${FOLDS[@]}" methods="$GRID" seeds=1 name=decide
       report decide select
       ;;
     confirm)

@@ -131,6 +131,8 @@ def check_folds(folds: Any, train_teacher: bool) -> None:
 def parse_seeds(seeds: int | str | list[int]) -> list[int]:
     """``3`` → [0, 1, 2]; ``0,5,7`` → [0, 5, 7]."""
     if isinstance(seeds, int) and not isinstance(seeds, bool):
+        if seeds < 1:
+            raise SettingsError(f"seeds={seeds} is a count; seeds=1 runs seed 0 alone, seeds=0,4 runs seeds 0 and 4")
         values = list(range(seeds))
     else:
         try:

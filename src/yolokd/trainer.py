@@ -307,21 +307,28 @@ class DistillationTrainer(DetectionTrainer):
             )
 
     def build_optimizer(self, model, name="auto", lr=0.001, momentum=0.9, decay=1e-5, iterations=1e5):
-        """Ultralytics' optimizer plus one param group ("kd") for the train-only modules."""
+        """Ultralytics' optimizer plus param groups for the train-only modules: "kd" with the hyper-parameters of
+        Ultralytics' "weight" group (lr, betas/momentum, decay; MuSGD: its 1x-lr group) and "kd_no_decay" for
+        their 1-d parameters (biases, norm weights), undecayed like Ultralytics' bias and BN groups. Their
+        gradients are clipped as Ultralytics clips the student's, after AMP unscaling (``scaler.step`` calls
+        ``optimizer.step``, which runs the pre-step hook)."""
         optimizer = super().build_optimizer(model, name, lr, momentum, decay, iterations)
         params = list(self.distiller.parameters()) if self.distiller is not None else []
-        if params:  # same hyper-parameters as Ultralytics' "weight" group (lr, betas/momentum); like its bias
-            weights = [g for g in optimizer.param_groups if g.get("param_group") == "weight"]  # and BN groups,
-            ref = min(weights, key=lambda g: g["lr"])  # 1-d parameters get no weight decay (MuSGD: the 1x group)
-            group = {k: v for k, v in ref.items() if k not in {"params", "use_muon"}}
-            optimizer.add_param_group({**group, "params": [p for p in params if p.ndim > 1], "param_group": "kd"})
-            no_decay = [p for p in params if p.ndim <= 1]
-            optimizer.add_param_group({**group, "params": no_decay, "weight_decay": 0.0, "param_group": "kd_no_decay"})
+        if not params:
+            return optimizer
+        weights = [g for g in optimizer.param_groups if g.get("param_group") == "weight"]
+        group = {k: v for k, v in min(weights, key=lambda g: g["lr"]).items() if k not in {"params", "use_muon"}}
+        for name, ps, extra in (
+            ("kd", [p for p in params if p.ndim > 1], {}),
+            ("kd_no_decay", [p for p in params if p.ndim <= 1], {"weight_decay": 0.0}),
+        ):
+            if ps:
+                optimizer.add_param_group({**group, **extra, "params": ps, "param_group": name})
 
-            def clip(*_: Any) -> None:  # as Ultralytics clips the student's; after AMP unscaling (scaler.step)
-                nn.utils.clip_grad_norm_(params, MAX_GRAD_NORM)
+        def clip(*_: Any) -> None:
+            nn.utils.clip_grad_norm_(params, MAX_GRAD_NORM)
 
-            optimizer.register_step_pre_hook(clip)
+        optimizer.register_step_pre_hook(clip)
         return optimizer
 
     def _build_train_pipeline(self) -> None:

@@ -496,7 +496,7 @@ def distill(
     """
     overrides = {"model": str(student), "data": data, **train_args}
     if method is not None:
-        overrides["kd_method"] = method
+        overrides.setdefault("kd_method", method)  # an explicit kd_method= in train_args wins, as before
     if teacher is not None:
         overrides["teacher"] = str(teacher)
     kd, rest = split_settings(overrides)  # fail before any model is built

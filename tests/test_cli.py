@@ -114,3 +114,22 @@ def test_cli_methods_none_trains_the_plain_student_alone(tmp_path, data, teacher
     assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-2000:]
     assert sorted(p.name for p in (tmp_path / "only-none").glob("*-s0")) == ["none-s0"]
     assert "| none |" in (tmp_path / "only-none" / "table.md").read_text()
+
+
+def test_an_unsupported_ultralytics_fails_the_import_with_one_line(tmp_path):
+    """A user's environment with another Ultralytics release: the import says which, the range and the fix."""
+    import os
+
+    from yolokd._compat import ULTRALYTICS
+
+    dist = tmp_path / "ultralytics-8.3.202.dist-info"  # found before the real one: PYTHONPATH precedes site-packages
+    dist.mkdir()
+    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: ultralytics\nVersion: 8.3.202\n")
+    env = {**os.environ, "PYTHONPATH": str(tmp_path)}
+    lo, hi = (".".join(map(str, v)) for v in ULTRALYTICS)
+    line = f"yolokd supports ultralytics {lo} to {hi}, but 8.3.202 is installed; "
+    line += f'fix: pip install "ultralytics>={lo},<={hi}"'
+    r = subprocess.run([sys.executable, "-c", "import yolokd"], env=env, capture_output=True, text=True, timeout=60)
+    assert r.returncode != 0 and r.stderr.strip().splitlines()[-1] == f"ImportError: {line}"
+    r = subprocess.run([YOLOKD, "version"], env=env, capture_output=True, text=True, timeout=60)
+    assert r.returncode == 1 and r.stderr.strip() == f"yolokd: error: {line}"  # the command line: that line alone

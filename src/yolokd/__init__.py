@@ -3,16 +3,27 @@
 ``import yolokd`` makes Ultralytics run offline (YOLO_OFFLINE=1, YOLO_AUTOINSTALL=0, a
 writable YOLO_CONFIG_DIR) unless those variables are already set. The Ultralytics-facing
 names (``distill``, ``DistillationTrainer``) are imported lazily, so the pure-torch parts
-(``yolokd.losses``, ``yolokd.attention``, ``yolokd.distiller``) load without Ultralytics.
+(``yolokd.losses``, ``yolokd.attention``, ``yolokd.distiller``) load without Ultralytics. An
+Ultralytics release outside the supported range (:mod:`yolokd._compat`) fails the import at once.
 """
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+
+from yolokd._compat import check_ultralytics
 from yolokd._env import setup_offline_env
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 __all__ = ["DistillationTrainer", "distill", "__version__"]
 
+try:  # one line naming the supported range, before anything could fail deep inside Ultralytics
+    check_ultralytics()
+except ImportError as e:
+    if Path(sys.argv[0]).name == "yolokd":  # the command line: the line alone, no traceback
+        sys.exit(f"yolokd: error: {e}")
+    raise
 setup_offline_env()
 
 

@@ -132,7 +132,9 @@ def test_compare_end_to_end(data, teacher, runs, capsys):
     for f in ("table.md", "table.csv", "map.png", "examples.png", "summary.json", "env.json"):
         assert f"\n  {f} " in log
     env = json.loads((out / "env.json").read_text())
-    assert env["seeds"] == [0] and env["versions"]["ultralytics"] == "8.4.190"
+    import ultralytics
+
+    assert env["seeds"] == [0] and env["versions"]["ultralytics"] == ultralytics.__version__
 
     best = {r["label"]: (r["weights"], os.stat(r["weights"]).st_mtime_ns) for r in summary["runs"]}
     (out / "cwd-s0" / "metrics.json").unlink()  # as if the previous call died after training, before its evaluation

@@ -285,7 +285,7 @@ def test_nan_recovery_rolls_the_distiller_back_and_keeps_teacher_and_distiller_o
         project=str(runs),
         name="nan-recovery",
         **{**TINY, "epochs": 3, "nbs": 4},
-    )  # fmt: skip  (a step per batch)
+    )
     assert "redo" in seen, "Ultralytics did not recover"
     assert any(not torch.equal(seen["trained"][k], v) for k, v in seen["epoch0"].items())  # epoch 1 changed it
     assert all(torch.equal(seen["redo"][k], v) for k, v in seen["epoch0"].items())  # the distiller of last.pt

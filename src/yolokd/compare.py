@@ -347,6 +347,7 @@ def _run(out, base, plan, teacher, teacher_epochs, method_list, seed_list, examp
     fold_ids: list[int | None] = list(range(folds)) if folds else [None]
     data_fp = {str(d): fingerprint.dataset(d) for d in fold_data}
     student_fp = {"model": fingerprint.weights(plan["student"])} if Path(plan["student"]).is_file() else {}
+    start_fp = {"model": fingerprint.weights(teacher)} if teacher_epochs is not None and Path(teacher).is_file() else {}
 
     # Teachers: one per fold, or the one given. A teacher trained here has seed 0 whatever the students' seeds,
     # so a later comparison on fresh seeds in the same folder reuses it.
@@ -359,8 +360,7 @@ def _run(out, base, plan, teacher, teacher_epochs, method_list, seed_list, examp
             t_over.update(model=str(teacher), data=str(fdata), kd_method="none", epochs=teacher_epochs, seed=0)
             t_over["name"] = t_dir.name
             _log(f"[{i}/{total}] teacher{where} {teacher} ({teacher_epochs} epochs) in {t_dir}")
-            start = {"model": fingerprint.weights(teacher)} if Path(teacher).is_file() else {}
-            how = train_run(t_dir, t_over, _log, inputs={"data": data_fp[str(fdata)], **start})
+            how = train_run(t_dir, t_over, _log, inputs={"data": data_fp[str(fdata)], **start_fp})
             teacher_pt = t_dir / "weights" / "best.pt"
         else:
             how, teacher_pt = "given", Path(teacher).resolve()
@@ -390,7 +390,7 @@ def _run(out, base, plan, teacher, teacher_epochs, method_list, seed_list, examp
                     metrics = json.loads(metrics_file.read_text())
                 else:
                     fval = {**val_args, "data": str(fdata)}
-                    metrics = {**evaluate(out / name / "weights" / "best.pt", out / "val" / name, fval)}
+                    metrics = evaluate(out / name / "weights" / "best.pt", out / "val" / name, fval)
                     metrics.update(last_attention(out / name))
                     metrics_file.write_text(json.dumps(metrics, indent=2) + "\n")
                 _log(f"[{i}/{total}] {what} ({how}): {_scores(metrics)}")

@@ -11,23 +11,17 @@ import hashlib
 from pathlib import Path
 from typing import Any
 
-import yaml
-
-from yolokd.data.folds import list_images
+from yolokd.data.folds import read_dataset
 
 
 def dataset(data: str | Path) -> dict[str, Any]:
     """The fingerprint of the train and val images (and their labels) of ``data.yaml``."""
-    data = Path(data).resolve()
-    cfg = yaml.safe_load(data.read_text())
-    root = Path(cfg.get("path") or data.parent)
-    root = root if root.is_absolute() else (data.parent / root).resolve()
     from ultralytics.data.utils import img2label_paths
 
+    data = Path(data).resolve()
     images, labels = hashlib.sha256(), hashlib.sha256()
     n = 0
-    for split in ("train", "val"):
-        files = list_images(cfg[split], root)
+    for split, files in read_dataset(data)[1].items():
         for image, label in zip(files, map(Path, img2label_paths([str(f) for f in files]))):
             n += 1
             images.update(f"{split}:{image}:{image.stat().st_size}\n".encode())

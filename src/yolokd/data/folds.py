@@ -41,11 +41,21 @@ def list_images(entry: str | list[str], root: Path) -> list[Path]:
     return sorted(p.resolve() for p in paths)
 
 
-def _box_count(image: Path) -> int:
+def read_dataset(data: str | Path) -> tuple[dict, dict[str, list[Path]]]:
+    """``data.yaml``'s content and the images of its ``train`` and ``val`` entries (``path`` resolved as
+    Ultralytics does: relative to the yaml's folder, which is also the default)."""
+    data = Path(data).resolve()
+    cfg = yaml.safe_load(data.read_text())
+    root = Path(cfg.get("path") or data.parent)
+    root = root if root.is_absolute() else (data.parent / root).resolve()
+    return cfg, {split: list_images(cfg[split], root) for split in ("train", "val")}
+
+
+def _box_counts(images: list[Path]) -> list[int]:
     from ultralytics.data.utils import img2label_paths
 
-    label = Path(img2label_paths([str(image)])[0])
-    return sum(1 for line in label.read_text().splitlines() if line.strip()) if label.is_file() else 0
+    labels = map(Path, img2label_paths([str(p) for p in images]))
+    return [sum(1 for line in lb.read_text().splitlines() if line.strip()) if lb.is_file() else 0 for lb in labels]
 
 
 def _cut(weights: list[int], k: int) -> list[int]:
@@ -58,8 +68,8 @@ def _cut(weights: list[int], k: int) -> list[int]:
     return out
 
 
-def assign(images: list[Path], k: int, tiles: Path | None = None) -> list[int]:
-    """The fold (0..k-1) of each image; see the module docstring."""
+def assign(images: list[Path], boxes: list[int], k: int, tiles: Path | None = None) -> list[int]:
+    """The fold (0..k-1) of each image (``boxes``: its number of labelled boxes); see the module docstring."""
     rows = {}
     if tiles is not None and tiles.is_file():
         with open(tiles, newline="") as f:
@@ -78,7 +88,7 @@ def assign(images: list[Path], k: int, tiles: Path | None = None) -> list[int]:
 
         for g, (_, idx) in enumerate(sorted(groups.items())):
             idx.sort(key=reading_order)
-            weights = [_box_count(images[i]) + 1 for i in idx]
+            weights = [boxes[i] + 1 for i in idx]
             if len(idx) >= k:  # contiguous blocks; the block order rotates per source so no fold always gets the top
                 for i, b, w in zip(idx, _cut(weights, k), weights):
                     fold[i] = (b + g) % k
@@ -100,14 +110,13 @@ def write_folds(data: str | Path, k: int, out: Path) -> list[Path]:
 
     Refuses a fold folder whose existing assignment differs (the dataset changed since the runs were made)."""
     data = Path(data).resolve()
-    cfg = yaml.safe_load(data.read_text())
-    root = Path(cfg.get("path") or data.parent)
-    root = root if root.is_absolute() else (data.parent / root).resolve()
-    images = sorted(set(list_images(cfg["train"], root)) | set(list_images(cfg["val"], root)))
+    cfg, splits = read_dataset(data)
+    images = sorted(set(splits["train"]) | set(splits["val"]))
     if len(images) < 2 * k:
         raise SettingsError(f"folds={k} needs at least {2 * k} images; '{data}' has {len(images)}")
-    fold = assign(images, k, data.parent / "tiles.csv")
-    table = "image,fold,boxes\n" + "".join(f"{p},{f},{_box_count(p)}\n" for p, f in zip(images, fold))
+    boxes = _box_counts(images)
+    fold = assign(images, boxes, k, data.parent / "tiles.csv")
+    table = "image,fold,boxes\n" + "".join(f"{p},{f},{b}\n" for p, f, b in zip(images, fold, boxes))
     csv_file = out / "folds.csv"
     if csv_file.is_file() and csv_file.read_text() != table:
         raise SettingsError(

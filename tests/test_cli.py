@@ -33,6 +33,8 @@ sys.exit(rc)
         (["compare", "data={data}", "teacher=t.pt", "methods=cwd@kd_tua=1"], "Did you mean 'kd_tau'"),
         (["compare", "data={data}", "teacher=t.pt", "epoch=3"], "Did you mean 'epochs'"),
         (["compare", "data={data}"], "yolokd compare needs teacher="),
+        (["compare", "data={data}", "teacher=t.pt", "seeds=0"], "seeds=0 is a count; seeds=1 runs seed 0 alone"),
+        (["compare", "data={data}", "teacher=t.pt", "folds=3"], "one teacher per fold"),
         (["demo", "epoch=3"], "Did you mean 'epochs'"),
         (["settings", "kd_tua"], "Did you mean 'kd_tau'"),
     ],

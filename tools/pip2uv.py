@@ -1,0 +1,47 @@
+"""Print the uv flags that make `uv pip install` see what pip sees on this machine.
+
+uv reads none of pip's configuration (pip.conf, /etc/xdg/pip, PIP_* variables), so a machine whose
+pip finds wheels on local disk or is capped by a constraints file would send uv to PyPI for
+several GB of CUDA wheels, or past the cap. This reads `pip config list` and translates the
+settings that decide what gets installed; the Makefile passes the output to uv.
+Usage: python3 tools/pip2uv.py   (prints flags, one per line, for `$(...)` word splitting)
+"""
+
+import shlex
+import subprocess
+import sys
+
+# pip setting -> uv flag; values may list several entries separated by whitespace
+FLAGS = {
+    "index-url": "--index-url",
+    "extra-index-url": "--extra-index-url",
+    "find-links": "--find-links",
+    "constraint": "--constraint",
+}
+
+
+def pip_settings() -> dict[str, list[str]]:
+    """pip's effective settings as {name: [values]}, later scopes (user, env) after earlier ones."""
+    out = subprocess.run(
+        [sys.executable, "-m", "pip", "config", "list"], capture_output=True, text=True, check=False
+    ).stdout
+    settings: dict[str, list[str]] = {}
+    for line in out.splitlines():
+        key, _, value = line.partition("=")
+        name = key.rpartition(".")[2]
+        if name in FLAGS:
+            for item in shlex.split(value.strip())[0].split() if value.strip() else []:
+                if item not in settings.setdefault(name, []):
+                    settings[name].append(item)
+    return settings
+
+
+def uv_flags(settings: dict[str, list[str]]) -> list[str]:
+    flags = [f"{FLAGS[name]}={item}" for name, items in settings.items() for item in items]
+    if "index-url" in settings or "extra-index-url" in settings:
+        flags.append("--index-strategy=unsafe-best-match")  # pip picks the best version across indexes
+    return flags
+
+
+if __name__ == "__main__":
+    print("\n".join(uv_flags(pip_settings())))

@@ -57,8 +57,8 @@ test-oldest: dist | $(UV)
 	  YOLO_CONFIG_DIR="$$tmp/.yolo-config" $(CURDIR)/$(OLD_VENV)/bin/python -m pytest -q -p no:cacheprovider tests
 
 lint: $(STAMP)
-	$(BIN)/ruff check src tests benchmarks
-	$(BIN)/ruff format --check src tests benchmarks
+	$(BIN)/ruff check src tests benchmarks tools
+	$(BIN)/ruff format --check src tests benchmarks tools
 
 clean:
 	rm -rf $(VENV) $(OLD_VENV) .venv-tools dist .yolo-config runs .pytest_cache

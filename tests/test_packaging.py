@@ -33,3 +33,30 @@ def test_the_lock_pins_the_versions_the_benchmarks_name():
         pytest.skip("constraints.txt is part of the source tree, not of the wheel")
     pins = dict(line.split("==") for line in lock.read_text().splitlines() if "==" in line and not line.startswith("#"))
     assert (pins["torch"], pins["torchvision"], pins["ultralytics"]) == ("2.14.1", "0.29.1", "8.4.190")
+
+
+def test_pip_settings_reach_uv():
+    """The Makefile installs with uv, which ignores pip.conf: tools/pip2uv.py must carry what pip would use."""
+    import importlib.util
+
+    path = ROOT / "tools" / "pip2uv.py"
+    if not path.is_file():
+        pytest.skip("tools/ is part of the source tree, not of the wheel")
+    spec = importlib.util.spec_from_file_location("pip2uv", path)
+    pip2uv = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(pip2uv)
+    listing = (
+        ":env:.find-links='/opt/wheels'\n"
+        "global.constraint='/etc/xdg/pip/constraints.txt'\n"
+        "global.extra-index-url='file:///a/simple file:///b/simple'\n"
+        "global.find-links='/opt/wheels'\n"
+        "global.cert='/etc/ssl/certs/ca.crt'\n"
+    )
+    assert pip2uv.uv_flags(pip2uv.parse(listing)) == [
+        "--find-links=/opt/wheels",  # listed twice by pip (file and environment), passed once
+        "--constraint=/etc/xdg/pip/constraints.txt",
+        "--extra-index-url=file:///a/simple",
+        "--extra-index-url=file:///b/simple",
+        "--index-strategy=unsafe-best-match",  # pip takes the best version across all indexes
+    ]
+    assert pip2uv.uv_flags(pip2uv.parse("")) == []  # a plain machine: uv's own defaults

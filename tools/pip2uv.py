@@ -20,17 +20,14 @@ FLAGS = {
 }
 
 
-def pip_settings() -> dict[str, list[str]]:
-    """pip's effective settings as {name: [values]}, later scopes (user, env) after earlier ones."""
-    out = subprocess.run(
-        [sys.executable, "-m", "pip", "config", "list"], capture_output=True, text=True, check=False
-    ).stdout
+def parse(listing: str) -> dict[str, list[str]]:
+    """`pip config list` output as {setting: [values]}, each value once, in the order pip lists them."""
     settings: dict[str, list[str]] = {}
-    for line in out.splitlines():
+    for line in listing.splitlines():
         key, _, value = line.partition("=")
-        name = key.rpartition(".")[2]
-        if name in FLAGS:
-            for item in shlex.split(value.strip())[0].split() if value.strip() else []:
+        name = key.rpartition(".")[2]  # global.find-links, :env:.find-links, install.constraint ...
+        if name in FLAGS and value.strip():
+            for item in shlex.split(value)[0].split():
                 if item not in settings.setdefault(name, []):
                     settings[name].append(item)
     return settings
@@ -44,4 +41,5 @@ def uv_flags(settings: dict[str, list[str]]) -> list[str]:
 
 
 if __name__ == "__main__":
-    print("\n".join(uv_flags(pip_settings())))
+    listing = subprocess.run([sys.executable, "-m", "pip", "config", "list"], capture_output=True, text=True).stdout
+    print("\n".join(uv_flags(parse(listing))))

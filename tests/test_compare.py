@@ -106,6 +106,7 @@ def test_compare_end_to_end(data, teacher, runs, capsys):
     out = compare(**kw)
     for f in ("table.md", "table.csv", "summary.json", "env.json", "map.png", "examples.png"):
         assert (out / f).is_file() and (out / f).stat().st_size > 0, f
+    assert not (out / "val").exists()  # Ultralytics' validator would leave one empty folder per model there
     summary = json.loads((out / "summary.json").read_text())
     rows = {r["model"]: r for r in csv.DictReader(open(out / "table.csv"))}
     assert set(rows) == {"teacher", "none", "cwd"}

@@ -236,19 +236,19 @@ def train_run(
     return "trained"
 
 
-def evaluate(weights: Path, val_dir: Path, val_args: dict[str, Any]) -> dict[str, Any]:
-    """Validate ``weights`` with Ultralytics' validator; identical arguments for every model of a comparison."""
+def evaluate(weights: Path, val_args: dict[str, Any]) -> dict[str, Any]:
+    """Validate ``weights`` with Ultralytics' validator; identical arguments for every model of a comparison.
+
+    The validator makes a folder even with plots off and writes nothing into it: a temporary one.
+    """
+    import tempfile
+
     from ultralytics import YOLO
 
-    m = YOLO(str(weights)).val(
-        **val_args,
-        split="val",
-        plots=False,
-        verbose=False,
-        project=str(val_dir.parent),
-        name=val_dir.name,
-        exist_ok=True,
-    )
+    with tempfile.TemporaryDirectory(prefix="yolokd-val-") as tmp:
+        m = YOLO(str(weights)).val(
+            **val_args, split="val", plots=False, verbose=False, project=tmp, name="val", exist_ok=True
+        )
     return {
         "map50": float(m.box.map50),
         "map50_95": float(m.box.map),
@@ -364,7 +364,7 @@ def _run(out, base, plan, teacher, teacher_epochs, method_list, seed_list, examp
             teacher_pt = t_dir / "weights" / "best.pt"
         else:
             how, teacher_pt = "given", Path(teacher).resolve()
-        t_metrics = evaluate(teacher_pt, out / "val" / t_dir.name, {**val_args, "data": str(fdata)})
+        t_metrics = evaluate(teacher_pt, {**val_args, "data": str(fdata)})
         _log(f"[{i}/{total}] teacher{where} ({how}): {_scores(t_metrics)}")
         t = {"fold": fold, "weights": str(teacher_pt), "data": str(fdata), "how": how, **t_metrics}
         teachers.append({**t, "fingerprint": fingerprint.weights(teacher_pt)})
@@ -390,7 +390,7 @@ def _run(out, base, plan, teacher, teacher_epochs, method_list, seed_list, examp
                     metrics = json.loads(metrics_file.read_text())
                 else:
                     fval = {**val_args, "data": str(fdata)}
-                    metrics = evaluate(out / name / "weights" / "best.pt", out / "val" / name, fval)
+                    metrics = evaluate(out / name / "weights" / "best.pt", fval)
                     metrics.update(last_attention(out / name))
                     metrics_file.write_text(json.dumps(metrics, indent=2) + "\n")
                 _log(f"[{i}/{total}] {what} ({how}): {_scores(metrics)}")

@@ -5,6 +5,10 @@ Markdown table (a 5-epoch running mean at every 10th epoch) and a plot; names th
 the running mean stays within 0.01 of its final value (the plateau).
 
 ``pick TABLE_CSV``: the label with the highest mean paired Δ mAP50 vs ``none`` in a compare table.csv.
+
+``verdict TABLE_CSV PICKED``: the confirmation's reading in three lines of Markdown: the picked
+configuration's and native's paired Δ mAP50 vs ``none`` with their 95 % intervals, the gap closed, and
+whether the picked one wins (interval above 0 and mean Δ at least native's on the same pairs).
 """
 
 from __future__ import annotations
@@ -68,6 +72,36 @@ def pick(table: Path) -> str:
     return max(rows, key=lambda r: float(r["d_map50"]))["model"]
 
 
+def verdict(table: Path, picked: str) -> str:
+    rows = {r["model"]: r for r in csv.DictReader(open(table))}
+    best, native, plain = rows[picked], rows.get("native"), rows["none"]
+
+    def delta(r: dict) -> str:
+        lo, hi = float(r["d_map50_lo"]), float(r["d_map50_hi"])
+        return f"{float(r['d_map50']):+.3f} [{lo:+.3f}, {hi:+.3f}]"
+
+    wins = float(best["d_map50_lo"]) > 0 and (native is None or float(best["d_map50"]) >= float(native["d_map50"]))
+    beside = f"; native: {delta(native)}, gap closed {float(native['gap_closed']):.0%}" if native else ""
+    lines = [
+        f"plain student mAP50 {float(plain['map50_mean']):.3f}, teacher {float(rows['teacher']['map50_mean']):.3f}; "
+        f"{best['n']} (seed, fold) pairs",
+        f"`{picked}`: Δ mAP50 vs plain {delta(best)} (95 % CI), gap closed {float(best['gap_closed']):.0%}"
+        + (beside if picked != "native" else ""),
+    ]
+    lo, hi = float(best["d_map50_lo"]), float(best["d_map50_hi"])
+    if wins:
+        lines.append(f"verdict: `{picked}` beats the plain student (interval above 0) and native (mean Δ ≥ native's).")
+    elif lo > 0:
+        lines.append(f"verdict: `{picked}` beats the plain student but not native's mean Δ; the default stays.")
+    elif hi < 0:
+        lines.append(f"verdict: `{picked}` is worse than the plain student (interval below 0); the default stays.")
+    elif lo <= 0 <= hi:
+        lines.append(f"verdict: `{picked}`'s interval includes 0: no gain shown; the default stays.")
+    else:
+        lines.append("verdict: no interval (fewer than two pairs); nothing is decided.")
+    return "\n".join(lines)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     sub = ap.add_subparsers(dest="cmd", required=True)
@@ -76,11 +110,16 @@ def main() -> None:
     c.add_argument("--png", type=Path)
     p = sub.add_parser("pick")
     p.add_argument("table", type=Path)
+    v = sub.add_parser("verdict")
+    v.add_argument("table", type=Path)
+    v.add_argument("picked")
     args = ap.parse_args()
     if args.cmd == "curves":
         curves(args.compare_dir, args.png)
-    else:
+    elif args.cmd == "pick":
         print(pick(args.table))
+    else:
+        print(verdict(args.table, args.picked))
 
 
 if __name__ == "__main__":

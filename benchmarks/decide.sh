@@ -18,13 +18,9 @@
 # well under an hour.
 # Usage: bash benchmarks/decide.sh [WORKDIR] [STEP...]   (default: all steps)
 # Reports are copied to benchmarks/results/decide_cpu/{plateau,select,confirm}/.
-set -euo pipefail
-cd "$(dirname "$0")/.."
-W="$(realpath -m "${1:-runs/bench}")"
+source "$(dirname "$0")/_common.sh"
 shift || true
 STEPS="${*:-plateau select confirm}"
-Y=.venv/bin/yolokd
-export YOLO_CONFIG_DIR="${YOLO_CONFIG_DIR:-$W/.yolo-config}"
 R=benchmarks/results/decide_cpu
 EPOCHS=150
 COMMON=(student=yolov8n.yaml recipe=paper imgsz=320 batch=8 nbs=8 plots=False project="$W")
@@ -34,28 +30,20 @@ GRID+=,cwd@kd_weight=3@kd_tau=1,cwd@kd_weight=10@kd_tau=1  # feature signal stre
 GRID+=,response@kd_cls=1,response@kd_cls=3                 # classification-score KD
 GRID+=,response@kd_box=1,response@kd_box=3                 # box-distribution KD (LD)
 
-report() {  # copy a comparison's report to $R/$2
-  mkdir -p "$R/$2"
-  cp "$W/$1"/{table.md,table.csv,summary.json,env.json,map.png,examples.png} "$R/$2"/
-  [ -f "$W/$1/folds/folds.csv" ] && cp "$W/$1/folds/folds.csv" "$R/$2"/ || true
-}
-
 $Y data trees out="$W/trees"
 $Y data pretrained out="$W"
 for step in $STEPS; do
   case $step in
     plateau)
-      [ -f "$W/teacher-fall/weights/best.pt" ] || $Y train model="$W/yolov8s-fall.pt" data="$W/trees/data.yaml" \
-        kd_method=none epochs=60 seed=0 imgsz=320 batch=8 nbs=8 optimizer=Adam lr0=0.001 momentum=0.9 \
-        plots=False project="$W" name=teacher-fall exist_ok=True
+      teacher_fall
       $Y compare "${COMMON[@]}" data="$W/trees/data.yaml" teacher="$W/teacher-fall/weights/best.pt" \
         methods=none,cwd@kd_weight=10@kd_tau=1 seeds=1 epochs=150 name=plateau
-      report plateau plateau
+      report plateau "$R/plateau"
       .venv/bin/python benchmarks/decide.py curves "$W/plateau" --png "$R/plateau/plateau.png" > "$R/plateau/plateau.md"
       ;;
     select)
       $Y compare "${COMMON[@]}" "${FOLDS[@]}" methods="$GRID" seeds=1 name=decide
-      report decide select
+      report decide "$R/select"
       ;;
     confirm)
       BEST=$(.venv/bin/python benchmarks/decide.py pick "$R/select/table.csv")
@@ -63,7 +51,9 @@ for step in $STEPS; do
       METHODS=none,native
       [ "$BEST" = native ] || METHODS+=",$BEST"
       $Y compare "${COMMON[@]}" "${FOLDS[@]}" methods="$METHODS" seeds=10,11,12,13,14,15 name=decide
-      report decide confirm
+      report decide "$R/confirm"
+      .venv/bin/python benchmarks/decide.py verdict "$R/confirm/table.csv" "$BEST" > "$R/confirm/verdict.md"
+      cat "$R/confirm/verdict.md"
       ;;
     *) echo "unknown step '$step' (plateau, select, confirm)" >&2; exit 2 ;;
   esac

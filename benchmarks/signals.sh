@@ -5,19 +5,9 @@
 # (`yolokd data pretrained`) fine-tuned 60 epochs on the tree tiles; YOLOv8n students, 40 epochs, 320 px.
 # Usage: bash benchmarks/signals.sh [WORKDIR]   (about 60 min on 2 CPU cores; re-run to resume)
 # The report is copied to benchmarks/results/signals_cpu/.
-set -euo pipefail
-cd "$(dirname "$0")/.."
-W="$(realpath -m "${1:-runs/bench}")"
-Y=.venv/bin/yolokd
-export YOLO_CONFIG_DIR="${YOLO_CONFIG_DIR:-$W/.yolo-config}"
-RECIPE=(imgsz=320 batch=8 nbs=8 optimizer=Adam lr0=0.001 momentum=0.9)
+source "$(dirname "$0")/_common.sh"
 
-$Y data trees out="$W/trees"
-$Y data pretrained out="$W"
-if [ ! -f "$W/teacher-fall/weights/best.pt" ]; then
-  $Y train model="$W/yolov8s-fall.pt" data="$W/trees/data.yaml" kd_method=none epochs=60 seed=0 workers=2 \
-    "${RECIPE[@]}" plots=False project="$W" name=teacher-fall exist_ok=True
-fi
+teacher_fall
 METHODS=none,cwd,cwd@kd_norm=channel,cwd@kd_weight=10@kd_tau=1,cwd@kd_weight=10@kd_tau=1@kd_schedule=cosine@kd_stop=0.1
 METHODS+=,cwd_attn:score,response@kd_cls=1,response@kd_box=1,native
 METHODS+=,cwd_attn:score@kd_weight=10@kd_tau=1@kd_cls=1@kd_box=1  # every signal at once
@@ -25,6 +15,5 @@ $Y compare data="$W/trees/data.yaml" teacher="$W/teacher-fall/weights/best.pt" s
   methods="$METHODS" seeds=1 epochs=40 recipe=paper imgsz=320 batch=8 nbs=8 plots=False \
   project="$W" name=signals
 R=benchmarks/results/signals_cpu
-mkdir -p "$R"
-cp "$W"/signals/{table.md,table.csv,summary.json,env.json,map.png,examples.png} "$R"/
+report signals "$R"
 .venv/bin/python benchmarks/loss_scale.py "$W/signals" --png "$R/loss_ratio.png" > "$R/losses.md"

@@ -3,12 +3,7 @@
 # tree-crown tiles at 320 px, 3 seeds, the four methods plus the attention variants shared, shared_norm and teacher.
 # Usage: bash benchmarks/trees.sh [WORKDIR]   (about 100 min on 2 CPU cores, teacher included; re-run to resume)
 # The report is copied to benchmarks/results/trees_cpu/.
-set -euo pipefail
-cd "$(dirname "$0")/.."
-W="$(realpath -m "${1:-runs/bench}")"
-Y=.venv/bin/yolokd
-export YOLO_CONFIG_DIR="${YOLO_CONFIG_DIR:-$W/.yolo-config}"
-RECIPE=(imgsz=320 batch=8 nbs=8 optimizer=Adam lr0=0.001 momentum=0.9)
+source "$(dirname "$0")/_common.sh"
 
 $Y data trees out="$W/trees"
 if [ ! -f "$W/teacher-v8s/weights/best.pt" ]; then
@@ -19,5 +14,4 @@ $Y compare data="$W/trees/data.yaml" teacher="$W/teacher-v8s/weights/best.pt" st
   methods=none,cwd,cwd_attn,native,cwd_attn:shared,cwd_attn:shared_norm,cwd_attn:teacher \
   seeds=3 epochs=40 recipe=paper imgsz=320 batch=8 nbs=8 plots=False examples_conf=0.1 \
   project="$W" name=trees-v8s-v8n
-mkdir -p benchmarks/results/trees_cpu
-cp "$W"/trees-v8s-v8n/{table.md,table.csv,summary.json,env.json,map.png,examples.png} benchmarks/results/trees_cpu/
+report trees-v8s-v8n benchmarks/results/trees_cpu

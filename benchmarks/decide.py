@@ -84,7 +84,7 @@ def verdict(table: Path, picked: str) -> str:
     beside = f"; native: {delta(native)}, gap closed {float(native['gap_closed']):.0%}" if native else ""
     lines = [
         f"plain student mAP50 {float(plain['map50_mean']):.3f}, teacher {float(rows['teacher']['map50_mean']):.3f}; "
-        f"{best['n']} (seed, fold) pairs",
+        f"{best['n']} runs per model; 95 % intervals over seeds, each seed the mean over its folds",
         f"`{picked}`: Δ mAP50 vs plain {delta(best)} (95 % CI), gap closed {float(best['gap_closed']):.0%}"
         + (beside if picked != "native" else ""),
     ]

@@ -89,6 +89,21 @@ def test_paired_interval_matches_hand_computation():
     )
 
 
+def test_with_folds_the_interval_is_over_seeds():
+    """Folds of a seed share training images: each seed contributes the mean of its folds' differences."""
+    from yolokd.report import summarize
+
+    runs = []
+    for s, per_fold in enumerate([(0.01, 0.05, 0.03), (0.02, 0.06, 0.04), (0.00, 0.02, 0.07)]):
+        for f, d in enumerate(per_fold):
+            runs += [{"label": "none", "seed": s, "fold": f, "weights": "w", "map50": 0.5, "map50_95": 0.2}]
+            runs += [{"label": "cwd", "seed": s, "fold": f, "weights": "w", "map50": 0.5 + d, "map50_95": 0.2}]
+    rows = {r["model"]: r for r in summarize({"weights": "t", "map50": 0.7, "map50_95": 0.3}, runs, ["none", "cwd"])}
+    m, lo, hi = mean_ci([0.03, 0.04, 0.03])  # per seed; not mean_ci over the nine (seed, fold) differences
+    assert (rows["cwd"]["d_map50"], rows["cwd"]["d_map50_lo"], rows["cwd"]["d_map50_hi"]) == pytest.approx((m, lo, hi))
+    assert rows["cwd"]["n"] == 9
+
+
 def test_compare_end_to_end(data, teacher, runs, capsys):
     from ultralytics import YOLO
 

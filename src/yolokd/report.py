@@ -2,8 +2,9 @@
 
 Statistics follow DESIGN §6: runs are paired by seed (by seed and fold with ``folds=``), and each
 method's difference to the plain student is reported as the mean paired difference with a 95 %
-Student-t interval over the pairs. "Gap closed"
-is (distilled − student) / (teacher − student) on mean mAP50.
+Student-t interval over seeds. With folds, a seed's difference is the mean over its folds (every image
+validated once): the folds of one seed share most training images, so they are not independent pairs.
+"Gap closed" is (distilled − student) / (teacher − student) on mean mAP50.
 """
 
 from __future__ import annotations
@@ -122,8 +123,12 @@ def summarize(teacher: dict, runs: list[dict], labels: list[str]) -> list[dict[s
             row[f"{k}_mean"] = statistics.fmean(vals)
             row[f"{k}_std"] = statistics.stdev(vals) if len(vals) > 1 else math.nan
             row.update({f"{k}_{pair(r)}": r[k] for r in rs})
-            diffs = [r[k] - base[pair(r)][k] for r in rs if pair(r) in base]
-            if label != "none" and diffs:
+            per_seed: dict[int, list[float]] = {}
+            for r in rs:
+                if pair(r) in base:
+                    per_seed.setdefault(r["seed"], []).append(r[k] - base[pair(r)][k])
+            if label != "none" and per_seed:  # the interval's unit is the seed (with folds: its mean over folds)
+                diffs = [statistics.fmean(d) for d in per_seed.values()]
                 row[f"d_{k}"], row[f"d_{k}_lo"], row[f"d_{k}_hi"] = mean_ci(diffs)
         rows.append(row)
     none = next((r for r in rows if r["model"] == "none"), None)
@@ -241,7 +246,9 @@ def write_tables(out: Path, teacher: dict, runs: list[dict], labels: list[str], 
         *attn,
         "",
         f"mean ± sample std over runs (one per {unit}). Δ: mean paired difference to the plain student (`none`) "
-        f"over the same {unit} pairs with a 95 % t-interval; * marks an interval that excludes 0. Gap closed: "
+        f"over the same {unit} pairs with a 95 % t-interval over seeds"
+        + (" (a seed's difference is its mean over the folds, which share training images)" if folded else "")
+        + "; * marks an interval that excludes 0. Gap closed: "
         "(method − none) / (teacher − none) on mean mAP50. All models validated by Ultralytics' validator with "
         "identical arguments"
         + (" (each on its fold's validation images; every image is validated once per seed)." if folded else "."),

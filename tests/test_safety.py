@@ -249,6 +249,22 @@ def test_a_folder_in_use_refuses_a_second_process_and_a_dead_holder_is_taken_ove
             assert f"PID {os.getpid()} " in (folder / ".yolokd.lock").read_text()
 
 
+def test_a_refused_trainer_does_not_keep_its_run_folder_held(tmp_path, data, runs):
+    """The lock is taken before the teacher is checked; a refusal must release it (a notebook retries in-process)."""
+    from yolokd.lock import FolderLock
+    from yolokd.trainer import DistillationTrainer
+
+    other = save_untrained("yolov8s.yaml", tmp_path / "other.pt", names={0: "car", 1: "bus"})
+    (runs / "refused").mkdir()  # an existing run folder: held from Ultralytics' resume check on
+    args = dict(model="yolov8n.yaml", data=str(data), teacher=str(other), kd_method="cwd", project=str(runs))
+    with pytest.raises(SettingsError, match="trained on classes") as refused:  # kept alive, as IPython keeps it
+        DistillationTrainer(overrides={**args, "name": "refused", **TINY})
+    assert refused.tb is not None  # the traceback still references the half-built trainer
+    with FolderLock(runs / "refused"):  # free again
+        with pytest.raises(SettingsError, match="held by this same process"):
+            FolderLock(runs / "refused").acquire()
+
+
 def test_nan_recovery_rolls_the_distiller_back_and_keeps_teacher_and_distiller_out_of_the_ema(data, runs, teacher):
     """Ultralytics reloads last.pt after a NaN loss and rebuilds the EMA from the student (a deep copy)."""
     from ultralytics import YOLO

@@ -53,6 +53,11 @@ class FolderLock:
             except OSError:  # Windows locks are mandatory: the holder's line cannot be read
                 holder = "unknown"
             os.close(fd)
+            if holder.startswith(f"PID {os.getpid()} on {socket.gethostname()} "):
+                raise SettingsError(
+                    f"{self.what} '{self.folder}' is held by this same process ({holder}): an earlier run on it "
+                    "has not finished; use another name= for a second run at the same time"
+                )
             raise SettingsError(
                 f"{self.what} '{self.folder}' is in use by another yolokd process ({holder}); wait for it to finish "
                 "or stop it, or pass another name= (two processes would train and write the same runs)"

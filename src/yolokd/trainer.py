@@ -178,6 +178,15 @@ class DistillationTrainer(DetectionTrainer):
     """
 
     def __init__(self, cfg=DEFAULT_CFG, overrides: dict | None = None, _callbacks: dict | None = None) -> None:
+        self.folder_lock: FolderLock | None = None
+        try:
+            self._init(cfg, overrides, _callbacks)
+        except BaseException:  # a refused trainer may live on in a traceback: it must not keep its run folder held
+            if self.folder_lock is not None:
+                self.folder_lock.release()
+            raise
+
+    def _init(self, cfg, overrides: dict | None, _callbacks: dict | None) -> None:
         given = {k: v for k, v in (overrides or {}).items() if k in KD_DEFAULTS}  # what the user typed
         kd, overrides = split_settings(dict(overrides or {}))
         if kd["kd_method"] == "native":

@@ -13,7 +13,8 @@ OLD_VENV := .venv-oldest
 UV := .venv-tools/bin/uv
 
 # $(call install,VENV,ARGS): install ARGS into VENV with uv, or with pip where uv is missing or fails
-install = { test -x $(UV) && $(UV) pip install -q --python $(1)/bin/python $$($(PYTHON) tools/pip2uv.py) $(2); } || \
+install = { test -x $(UV) && flags=$$($(PYTHON) tools/pip2uv.py) && \
+  $(UV) pip install -q --python $(1)/bin/python $$flags $(2); } || \
   { echo "yolokd: installing with pip"; $(1)/bin/python -m pip install -q $(2); }
 
 export YOLO_OFFLINE := 1

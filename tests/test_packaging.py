@@ -27,6 +27,16 @@ def test_declared_requirements_are_the_range_checked_at_import():
     assert "==" not in requires["torch"] and "==" not in requires["torchvision"]  # ranges; the lock is elsewhere
 
 
+def test_release_numbers_are_read_from_each_parts_leading_digits():
+    from yolokd._compat import _parse, check_ultralytics
+
+    assert _parse("8.4.190rc1") == _parse("8.4.190.post1") == (8, 4, 190)  # not 1901
+    assert _parse("8.4.17a0") == (8, 4, 17)  # not 170
+    check_ultralytics("8.4.170")
+    with pytest.raises(ImportError, match="8.4.17a0 is installed"):
+        check_ultralytics("8.4.17a0")
+
+
 def test_the_lock_pins_the_versions_the_benchmarks_name():
     lock = ROOT / "constraints.txt"
     if not lock.is_file():
@@ -60,3 +70,5 @@ def test_pip_settings_reach_uv():
         "--index-strategy=unsafe-best-match",  # pip takes the best version across all indexes
     ]
     assert pip2uv.uv_flags(pip2uv.parse("")) == []  # a plain machine: uv's own defaults
+    multi = "global.find-links='\\n/wheels/a\\n/wheels/b'\nglobal.no-index='true'\n"  # a multi-line pip.conf value
+    assert pip2uv.uv_flags(pip2uv.parse(multi)) == ["--find-links=/wheels/a", "--find-links=/wheels/b", "--no-index"]

@@ -249,6 +249,14 @@ def test_a_folder_in_use_refuses_a_second_process_and_a_dead_holder_is_taken_ove
             assert f"PID {os.getpid()} " in (folder / ".yolokd.lock").read_text()
 
 
+def test_a_grayscale_checkpoint_is_probed_with_its_own_channels():
+    from ultralytics.nn.tasks import DetectionModel
+
+    from yolokd.trainer import check_runs
+
+    check_runs(DetectionModel("yolov8n.yaml", ch=1, verbose=False), "gray.pt", "8.4.190", "student")  # no refusal
+
+
 def test_a_refused_trainer_does_not_keep_its_run_folder_held(tmp_path, data, runs):
     """The lock is taken before the teacher is checked; a refusal must release it (a notebook retries in-process)."""
     from yolokd.lock import FolderLock

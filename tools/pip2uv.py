@@ -7,7 +7,7 @@ settings that decide what gets installed; the Makefile passes the output to uv.
 Usage: python3 tools/pip2uv.py   (prints flags, one per line, for `$(...)` word splitting)
 """
 
-import shlex
+import ast
 import subprocess
 import sys
 
@@ -17,24 +17,31 @@ FLAGS = {
     "extra-index-url": "--extra-index-url",
     "find-links": "--find-links",
     "constraint": "--constraint",
+    "no-index": "--no-index",
 }
+SWITCHES = {"no-index"}  # true/false settings: a flag without a value
 
 
 def parse(listing: str) -> dict[str, list[str]]:
-    """`pip config list` output as {setting: [values]}, each value once, in the order pip lists them."""
+    """`pip config list` output as {setting: [values]}, each value once, in the order pip lists them.
+
+    pip prints each value as a Python literal (``'a b'``, or ``'\\na\\nb'`` for a multi-line pip.conf
+    entry); a list setting holds several values separated by whitespace."""
     settings: dict[str, list[str]] = {}
     for line in listing.splitlines():
         key, _, value = line.partition("=")
         name = key.rpartition(".")[2]  # global.find-links, :env:.find-links, install.constraint ...
         if name in FLAGS and value.strip():
-            for item in shlex.split(value)[0].split():
+            text = ast.literal_eval(value.strip())
+            for item in [text] if name in SWITCHES else text.split():
                 if item not in settings.setdefault(name, []):
                     settings[name].append(item)
     return settings
 
 
 def uv_flags(settings: dict[str, list[str]]) -> list[str]:
-    flags = [f"{FLAGS[name]}={item}" for name, items in settings.items() for item in items]
+    flags = [f"{FLAGS[name]}={item}" for name, items in settings.items() if name not in SWITCHES for item in items]
+    flags += [FLAGS[n] for n in SWITCHES if settings.get(n, ["false"])[-1].lower() in ("1", "true", "yes", "on")]
     if "index-url" in settings or "extra-index-url" in settings:
         flags.append("--index-strategy=unsafe-best-match")  # pip picks the best version across indexes
     return flags

@@ -14,17 +14,15 @@ the versions named.
 
 from __future__ import annotations
 
+import re
 from importlib import metadata
 
 ULTRALYTICS = (8, 4, 170), (8, 4, 190)  # oldest and newest supported release, inclusive
 
 
 def _parse(version: str) -> tuple[int, ...]:
-    parts = []
-    for p in version.split(".")[:3]:
-        digits = "".join(c for c in p if c.isdigit()) or "0"
-        parts.append(int(digits))
-    return tuple(parts)
+    """The release numbers, each part's leading digits: 8.4.190rc1 -> (8, 4, 190), 8.4.190.post1 -> (8, 4, 190)."""
+    return tuple(int(re.match(r"\d*", p).group() or 0) for p in version.split(".")[:3])
 
 
 def check_ultralytics(version: str | None = None) -> None:

@@ -80,7 +80,8 @@ def check_runs(model: nn.Module, path: str | Path, version: str | None, role: st
     was_training = model.training
     try:
         with torch.no_grad():
-            model.eval()(torch.zeros(1, 3, 64, 64, device=next(model.parameters()).device))
+            channels = int((getattr(model, "yaml", None) or {}).get("channels", 3))  # 1 for a grayscale model
+            model.eval()(torch.zeros(1, channels, 64, 64, device=next(model.parameters()).device))
     except Exception as e:
         cfg = getattr(model, "yaml", None) or {}
         name = Path(cfg.get("yaml_file", "its-model.yaml")).name

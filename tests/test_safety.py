@@ -249,6 +249,20 @@ def test_a_folder_in_use_refuses_a_second_process_and_a_dead_holder_is_taken_ove
             assert f"PID {os.getpid()} " in (folder / ".yolokd.lock").read_text()
 
 
+def test_a_checkpoint_with_other_optimizer_groups_is_refused_by_name():
+    """yolokd 0.1.0 gave the distiller one optimizer group; resuming such a run names the cause, not torch's error."""
+    from types import SimpleNamespace
+
+    from yolokd.trainer import DistillationTrainer
+
+    params = [torch.nn.Parameter(torch.zeros(2)) for _ in range(4)]
+    now = torch.optim.SGD([{"params": [p]} for p in params], lr=0.1)  # 4 groups, as 0.2.0 makes
+    before = torch.optim.SGD([{"params": params[:3]}, {"params": params[3:]}], lr=0.1).state_dict()  # 2 groups
+    fake = SimpleNamespace(optimizer=now, args=SimpleNamespace(resume="runs/old/weights/last.pt"))
+    with pytest.raises(SettingsError, match="has 2 parameter groups and this run's has 4.*with the yolokd that began"):
+        DistillationTrainer._load_checkpoint_state(fake, {"optimizer": before})
+
+
 def test_a_grayscale_checkpoint_is_probed_with_its_own_channels():
     from ultralytics.nn.tasks import DetectionModel
 

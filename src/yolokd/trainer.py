@@ -371,6 +371,19 @@ class DistillationTrainer(DetectionTrainer):
             return {k: v for k, v in items.items() if not k.startswith("val/kd_")}
         return [k for k in items if not k.startswith("val/kd_")]
 
+    def _load_checkpoint_state(self, ckpt: dict) -> None:
+        """Ultralytics' restore of optimizer, scaler and EMA; a checkpoint whose optimizer has other parameter
+        groups (a run begun by yolokd 0.1.0, whose distiller had one group) is refused by name, not by torch."""
+        saved = (ckpt.get("optimizer") or {}).get("param_groups")
+        if saved is not None and len(saved) != len(self.optimizer.param_groups):
+            raise SettingsError(
+                f"'{self.args.resume}' cannot be resumed by this yolokd: its optimizer has {len(saved)} parameter "
+                f"groups and this run's has {len(self.optimizer.param_groups)} (yolokd 0.2.0 split the distiller's "
+                "into decayed weights and undecayed biases). Resume it with the yolokd that began it, or start the "
+                "run again from its weights (model=.../last.pt, without resume)"
+            )
+        super()._load_checkpoint_state(ckpt)
+
     def _setup_train(self) -> None:
         super()._setup_train()  # ends with resume_training(): start_epoch and optimizer state are restored
         if self.distiller is None:

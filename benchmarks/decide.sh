@@ -12,7 +12,8 @@
 #   1 plateau  none and cwd@kd_weight=10@kd_tau=1 for 150 epochs on the standard split
 #   2 select   the grid, seed 0 x 3 folds = 3 pairs per configuration (choosing, not deciding)
 #   3 confirm  none, native and the grid's best (highest mean paired Δ mAP50) on fresh seeds 10-15 x 3 folds
-#              = 18 pairs, enough for a 95 % interval of about ±0.01 when pairs differ by sd 0.02
+#              = 18 runs per model; the 95 % interval is over the 6 seeds, each the mean Δ of its 3 folds
+#              (folds share training images): about ±0.012 when seeds' mean Δ differ by sd 0.012
 # Cost on 2 CPU cores: about 9 min per plain and 12 min per distilled student, 12 min per teacher;
 # select about 6 h, confirm about 9 h: it spans sessions (re-run to resume). One H100 does it all in
 # well under an hour.

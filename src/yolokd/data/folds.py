@@ -80,7 +80,7 @@ def _cut(weights: list[int], k: int) -> list[int]:
     for j, w in enumerate(weights):
         mid = min(int((acc + w / 2) * k / total), k - 1)
         prev = max(min(mid, prev + 1), k - (n - j))  # skip no block; leave one item per block still to come
-        out.append(min(prev, k - 1))
+        out.append(prev)
         acc += w
     return out
 

@@ -89,7 +89,13 @@ def verdict(table: Path, picked: str) -> str:
         + (beside if picked != "native" else ""),
     ]
     lo, hi = float(best["d_map50_lo"]), float(best["d_map50_hi"])
-    if wins:
+    if picked == "native":
+        lines.append(
+            "verdict: Ultralytics' own distillation was the grid's best; "
+            + ("it beats the plain student, no yolokd configuration does." if lo > 0 else "no gain shown.")
+            + " The default stays."
+        )
+    elif wins:
         lines.append(f"verdict: `{picked}` beats the plain student (interval above 0) and native (mean Δ ≥ native's).")
     elif lo > 0:
         lines.append(f"verdict: `{picked}` beats the plain student but not native's mean Δ; the default stays.")

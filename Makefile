@@ -11,6 +11,7 @@ STAMP := $(VENV)/.yolokd-installed
 OLDEST := torch==2.11.0 torchvision==0.26.0 ultralytics==8.4.170
 OLD_VENV := .venv-oldest
 UV := .venv-tools/bin/uv
+UV_VERSION := 0.13.9
 
 # $(call install,VENV,ARGS): install ARGS into VENV with uv, or with pip where uv is missing or fails
 install = { test -x $(UV) && flags=$$($(PYTHON) tools/pip2uv.py) && \
@@ -27,7 +28,7 @@ export PIP_DISABLE_PIP_VERSION_CHECK := 1
 venv: $(STAMP)
 
 $(UV):
-	$(PYTHON) -m venv .venv-tools && .venv-tools/bin/python -m pip install -q uv || rm -rf .venv-tools
+	$(PYTHON) -m venv .venv-tools && .venv-tools/bin/python -m pip install -q uv==$(UV_VERSION) || rm -rf .venv-tools
 
 $(STAMP): pyproject.toml constraints.txt src/yolokd/__init__.py | $(UV)
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)

@@ -48,9 +48,11 @@ demo: $(STAMP)
 test: $(STAMP)
 	$(BIN)/python -m pytest -q
 
-dist: $(STAMP)
+# The wheel and sdist need only uv (or, without it, the lock's `build`), not the 6 GB .venv.
+dist: | $(UV)
 	rm -rf dist
-	$(BIN)/python -m build -q --outdir dist . > /dev/null
+	{ test -x $(UV) && flags=$$($(PYTHON) tools/pip2uv.py | sed 's/^--constraint=/--build-constraints=/') && \
+	  $(UV) build -q --out-dir dist $$flags .; } || { $(MAKE) venv && $(BIN)/python -m build -q --outdir dist . > /dev/null; }
 
 # The user's case: torch and ultralytics already installed, then `pip install yolokd` (pip, as they would)
 # must keep them. The suite then runs from a copy outside the tree, so it tests the wheel's contents.
@@ -70,4 +72,4 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check src tests benchmarks tools
 
 clean:
-	rm -rf $(VENV) $(OLD_VENV) .venv-tools dist .yolo-config runs .pytest_cache
+	rm -rf $(VENV) $(OLD_VENV) .venv-tools dist .yolo-config runs/yolokd-demo .pytest_cache

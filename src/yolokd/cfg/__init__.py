@@ -115,10 +115,21 @@ def check_kd_settings(kd: dict[str, Any], require_teacher: bool = True) -> dict[
         if not str(teacher).endswith(".pt") or not Path(teacher).is_file():
             raise SettingsError(
                 f"teacher '{teacher}' is not an existing .pt file; pass the path to a trained checkpoint "
-                "(yolokd works offline and never downloads weights by name)"
+                f"(yolokd works offline and never downloads weights by name){bare_name_hint(teacher)}"
             )
         out["teacher"] = str(Path(teacher).resolve())  # args.yaml and resume do not depend on the cwd
     return out
+
+
+def bare_name_hint(weights: str | Path) -> str:
+    """For a bare ``yolov8l.pt``: how to get Ultralytics' pretrained file, which yolokd will not download."""
+    name = Path(str(weights)).name
+    if str(weights) != name or not name.endswith(".pt"):
+        return ""
+    return (
+        f". To use Ultralytics' pretrained '{name}', let `yolo` download it once where the internet is reachable "
+        f"(e.g. `yolo predict model={name}`), then pass its path"
+    )
 
 
 @functools.cache

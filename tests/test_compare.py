@@ -89,6 +89,14 @@ def test_paired_interval_matches_hand_computation():
     )
 
 
+def test_attention_reading_survives_a_row_wider_than_the_header(tmp_path):
+    """yolokd < 0.2.0 with val=False wrote the last row of results.csv wider than its header."""
+    from yolokd.compare import last_attention
+
+    (tmp_path / "results.csv").write_text("epoch,time,attn/l0_mask\n1,2.0,0.5\n2,4.0,0.6,1.0,0.3\n")
+    assert last_attention(tmp_path) == {"attn/l0_mask": 0.6}
+
+
 def test_with_folds_the_interval_is_over_seeds():
     """Folds of a seed share training images: each seed contributes the mean of its folds' differences."""
     from yolokd.report import summarize

@@ -30,6 +30,16 @@ def results(run: Path) -> list[dict[str, str]]:
         return [{k.strip(): v.strip() for k, v in row.items()} for row in csv.DictReader(f)]
 
 
+def test_results_csv_rows_keep_the_header_with_val_false(data, teacher, runs):
+    """val=False validates only the last epoch; the distillation statistics are in every row, under the header."""
+    args = (f"data={data}", f"teacher={teacher}", "kd_method=cwd_attn", "val=False", "epochs=2")
+    run = cli_train(runs, "cli-noval", *args)
+    widths = {len(line.split(",")) for line in (run / "results.csv").read_text().splitlines()}
+    assert len(widths) == 1  # yolokd 0.1.0 wrote the last row with 10 more cells than the header
+    rows = results(run)
+    assert len(rows) == 2 and all(float(r["kd/w_cwd"]) == 1.0 and 0 < float(r["attn/l0_mask"]) <= 1 for r in rows)
+
+
 @pytest.mark.parametrize("method", ["none", "cwd", "cwd_attn", "native"])
 def test_cli_each_method(method, data, teacher, runs):
     run = cli_train(runs, f"cli-{method}", f"data={data}", f"teacher={teacher}", f"kd_method={method}")

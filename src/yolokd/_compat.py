@@ -6,10 +6,10 @@ overrides and calls these Ultralytics internals (all in :mod:`yolokd.trainer`): 
 ``check_resume``, ``build_optimizer`` (its ``param_group`` names), ``_build_train_pipeline``,
 ``_setup_train``, ``_load_checkpoint_state``, ``_model_train``, ``_handle_nan_recovery``,
 ``optimizer_step``, ``save_model`` (``self.last``/``self.best``/``save_period``), ``final_eval``,
-``validate``; ``load_checkpoint``, ``strip_optimizer``, ``get_save_dir``; the Detect head's
-``cv2``/``cv3``/``reg_max`` and its training-mode output dict. Across 8.4.170-8.4.190 none of them
-differs in what yolokd relies on, so there is no version switch here; a release that changes one gets
-its branch in this module, with the versions named.
+``save_metrics`` (its header written once); ``load_checkpoint``, ``strip_optimizer``,
+``get_save_dir``; the Detect head's ``cv2``/``cv3``/``reg_max`` and its training-mode output dict.
+Across 8.4.170-8.4.190 none of them differs in what yolokd relies on, so there is no version switch
+here; a release that changes one gets its branch in this module, with the versions named.
 """
 
 from __future__ import annotations

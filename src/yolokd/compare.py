@@ -267,7 +267,10 @@ def last_attention(run_dir: Path) -> dict[str, float]:
     if not path.is_file():
         return {}
     with open(path, newline="") as f:
-        rows = [{k.strip(): v.strip() for k, v in r.items()} for r in csv.DictReader(f)]
+        # a row longer or shorter than the header (written by yolokd < 0.2.0 with val=False) keeps its named cells
+        rows = [
+            {k.strip(): v.strip() for k, v in r.items() if k is not None and v is not None} for r in csv.DictReader(f)
+        ]
     for row in reversed(rows):
         stats = {k: float(v) for k, v in row.items() if k.startswith("attn/")}
         if stats and all(v == v for v in stats.values()):

@@ -354,13 +354,18 @@ class DistillationTrainer(DetectionTrainer):
         args = IterableSimpleNamespace(**{k: v for k, v in vars(self.args).items() if k not in KD_DEFAULTS})
         return DetectionValidator(self.test_loader, save_dir=self.save_dir, args=args, _callbacks=self.callbacks)
 
-    def validate(self):
-        """Ultralytics' validation; the epoch's attention statistics join the metrics, so results.csv shows them."""
-        metrics, fitness = super().validate()
-        stats = getattr(getattr(unwrap_model(self.model), "criterion", None), "epoch_stats", None)
-        if metrics is not None and stats:
-            metrics = {**metrics, **stats}
-        return metrics, fitness
+    def save_metrics(self, metrics: dict) -> None:
+        """Ultralytics' results.csv row plus the epoch's distillation statistics (``kd/w_*``, ``attn/*``), in every
+        row whether or not the epoch was validated. Ultralytics writes the header once, with the first row's
+        keys, so the columns stay the first row's: a key that appears later (a statistic first seen at the
+        final validation with ``val=False``) or vanishes (after ``kd_stop``) would shift every value after it."""
+        stats = getattr(getattr(unwrap_model(self.model), "criterion", None), "epoch_stats", None) or {}
+        metrics = {**metrics, **stats}
+        if self.csv.is_file():
+            with open(self.csv, encoding="utf-8") as f:
+                header = [k.strip() for k in f.readline().strip().split(",")[2:]]  # after epoch, time
+            metrics = {k: metrics.get(k, float("nan")) for k in header}
+        super().save_metrics(metrics)
 
     def label_loss_items(self, loss_items=None, prefix="train"):
         """Loss columns; ``val/kd_*`` are left out, as validation runs the plain student criterion (they would be 0)."""

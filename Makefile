@@ -51,7 +51,7 @@ test: $(STAMP)
 # The wheel and sdist need only uv (or, without it, the lock's `build`), not the 6 GB .venv.
 dist: | $(UV)
 	rm -rf dist
-	{ test -x $(UV) && flags=$$($(PYTHON) tools/pip2uv.py | sed 's/^--constraint=/--build-constraints=/') && \
+	{ test -x $(UV) && flags=$$($(PYTHON) tools/pip2uv.py build) && \
 	  $(UV) build -q --out-dir dist $$flags .; } || { $(MAKE) venv && $(BIN)/python -m build -q --outdir dist . > /dev/null; }
 
 # The user's case: torch and ultralytics already installed, then `pip install yolokd` (pip, as they would)

@@ -70,5 +70,6 @@ def test_pip_settings_reach_uv():
         "--index-strategy=unsafe-best-match",  # pip takes the best version across all indexes
     ]
     assert pip2uv.uv_flags(pip2uv.parse("")) == []  # a plain machine: uv's own defaults
+    assert "--build-constraints=/etc/xdg/pip/constraints.txt" in pip2uv.uv_flags(pip2uv.parse(listing), "build")
     multi = "global.find-links='\\n/wheels/a\\n/wheels/b'\nglobal.no-index='true'\n"  # a multi-line pip.conf value
     assert pip2uv.uv_flags(pip2uv.parse(multi)) == ["--find-links=/wheels/a", "--find-links=/wheels/b", "--no-index"]

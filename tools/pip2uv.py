@@ -4,7 +4,7 @@ uv reads none of pip's configuration (pip.conf, /etc/xdg/pip, PIP_* variables), 
 pip finds wheels on local disk or is capped by a constraints file would send uv to PyPI for
 several GB of CUDA wheels, or past the cap. This reads `pip config list` and translates the
 settings that decide what gets installed; the Makefile passes the output to uv.
-Usage: python3 tools/pip2uv.py   (prints flags, one per line, for `$(...)` word splitting)
+Usage: python3 tools/pip2uv.py [build]   (flags for `uv pip install`, or for `uv build`; one per line)
 """
 
 import ast
@@ -39,8 +39,10 @@ def parse(listing: str) -> dict[str, list[str]]:
     return settings
 
 
-def uv_flags(settings: dict[str, list[str]]) -> list[str]:
-    flags = [f"{FLAGS[name]}={item}" for name, items in settings.items() if name not in SWITCHES for item in items]
+def uv_flags(settings: dict[str, list[str]], command: str = "pip") -> list[str]:
+    """The flags for ``uv pip install``, or for ``uv build`` (whose constraints are ``--build-constraints``)."""
+    names = {**FLAGS, "constraint": "--build-constraints"} if command == "build" else FLAGS
+    flags = [f"{names[name]}={item}" for name, items in settings.items() if name not in SWITCHES for item in items]
     flags += [FLAGS[n] for n in SWITCHES if settings.get(n, ["false"])[-1].lower() in ("1", "true", "yes", "on")]
     if "index-url" in settings or "extra-index-url" in settings:
         flags.append("--index-strategy=unsafe-best-match")  # pip picks the best version across indexes
@@ -49,4 +51,4 @@ def uv_flags(settings: dict[str, list[str]]) -> list[str]:
 
 if __name__ == "__main__":
     listing = subprocess.run([sys.executable, "-m", "pip", "config", "list"], capture_output=True, text=True).stdout
-    print("\n".join(uv_flags(parse(listing))))
+    print("\n".join(uv_flags(parse(listing), *sys.argv[1:2])))

@@ -15,8 +15,13 @@
 #              = 18 runs per model; the 95 % interval is over the 6 seeds, each the mean Δ of its 3 folds
 #              (folds share training images): about ±0.012 when seeds' mean Δ differ by sd 0.012
 # Cost on 2 CPU cores without other load: about 5 min per plain and 11 min per distilled student
-# (2 and 4.4 s per epoch), 12 min per teacher; select about 5.5 h, confirm about 8 h: it spans sessions
-# (re-run to resume). One H100 does it all in well under an hour.
+# (2 and 4.4 s per epoch), 10 min per teacher; select about 5.5 h, confirm about 8 h: it spans sessions,
+# and a session's machine does not outlive it. So every finished student run is recorded in
+# benchmarks/results/decide_cpu/runs/<run>/ (compare records=: settings, input fingerprints, metrics,
+# results.csv, no weights; commit them), and a later session on a fresh machine reuses those records instead
+# of training the run again. The fold teachers are retrained in each session (seed 0, deterministic): a record
+# is reused only if the retrained teacher's tensors equal the ones it was distilled from, so WORKDIR must be
+# the records' (/work/bench: the data fingerprints hold absolute paths) on a machine of the same kind.
 # Usage: bash benchmarks/decide.sh [WORKDIR] [STEP...]   (default: all steps)
 # Reports are copied to benchmarks/results/decide_cpu/{plateau,select,confirm}/.
 source "$(dirname "$0")/_common.sh"
@@ -25,7 +30,8 @@ STEPS="${*:-plateau select confirm}"
 R=benchmarks/results/decide_cpu
 EPOCHS=150
 COMMON=(student=yolov8n.yaml recipe=paper imgsz=320 batch=8 nbs=8 plots=False project="$W")
-FOLDS=(data="$W/trees/data.yaml" teacher="$W/yolov8s-fall.pt" teacher_epochs=60 folds=3 epochs=$EPOCHS val=False)
+FOLDS=(data="$W/trees/data.yaml" teacher="$W/yolov8s-fall.pt" teacher_epochs=60 folds=3 epochs=$EPOCHS val=False
+  records="$R/runs")
 GRID=none,native,cwd,cwd_attn,cwd_attn:shared
 GRID+=,cwd@kd_weight=3@kd_tau=1,cwd@kd_weight=10@kd_tau=1  # feature signal strength
 GRID+=,response@kd_cls=1,response@kd_cls=3                 # classification-score KD

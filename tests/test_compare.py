@@ -258,3 +258,58 @@ def test_compare_refuses_runs_made_on_other_data_or_another_teacher(tmp_path, da
     label.write_text(label.read_text() + "0 0.5 0.5 0.2 0.2\n")  # a label fixed
     with pytest.raises(SettingsError, match=r"none-s0' was trained on other inputs: the dataset's label files changed"):
         compare(**kw)
+
+
+def test_a_retrained_bit_identical_teacher_keeps_its_fingerprint(tmp_path, teacher):
+    """A checkpoint stores the date it was saved: the file hash changes, the tensors' does not."""
+    import torch
+
+    from yolokd import fingerprint
+
+    ckpt = torch.load(teacher, map_location="cpu", weights_only=False)
+    ckpt["date"] = "2030-01-01T00:00:00"  # the same weights, saved another day
+    torch.save(ckpt, tmp_path / "again.pt")
+    old, new = fingerprint.weights(teacher), fingerprint.weights(tmp_path / "again.pt")
+    assert old["sha256"] != new["sha256"] and old["tensors_sha256"] == new["tensors_sha256"]
+    assert fingerprint.changes({"teacher": old}, {"teacher": new}) == []
+    next(iter(ckpt["model"].parameters())).data.add_(1e-3)  # one tensor retrained differently
+    torch.save(ckpt, tmp_path / "other.pt")
+    assert fingerprint.changes({"teacher": old}, {"teacher": fingerprint.weights(tmp_path / "other.pt")})
+
+
+def test_compare_continues_from_records_on_another_machine(tmp_path, data, teacher, runs, capsys):
+    """records=DIR: a second comparison folder (a fresh machine) reuses the committed records, trains nothing,
+    reports the same numbers, and refuses a record made with other settings or another teacher."""
+    import shutil
+
+    import torch
+
+    records, my_teacher = tmp_path / "records", tmp_path / "teacher.pt"
+    shutil.copy(teacher, my_teacher)
+    kw = dict(data=str(data), teacher=str(my_teacher), methods="cwd", seeds=1, epochs=1, records=str(records), **ARGS)
+    first = compare(project=str(runs), name="cmp-records", examples=1, **kw)
+    for run in ("none-s0", "cwd-s0"):
+        for f in ("yolokd_run.json", "args.yaml", "metrics.json", "results.csv", "record.json"):
+            assert (records / run / f).is_file(), (run, f)
+        assert not (records / run / "weights").exists()
+    assert json.loads((records / "cwd-s0" / "record.json").read_text())["comparison"]["versions"]["yolokd"]
+    capsys.readouterr()
+
+    ckpt = torch.load(my_teacher, map_location="cpu", weights_only=False)
+    ckpt["date"] = "2030-01-01T00:00:00"  # the teacher retrained bit for bit on the other machine
+    torch.save(ckpt, my_teacher)
+    second = compare(project=str(tmp_path / "elsewhere"), name="cmp-records", examples=1, **kw)
+    out = capsys.readouterr().out
+    assert "none seed 0 (recorded)" in out and "cwd seed 0 (recorded)" in out
+    assert not (second / "cwd-s0" / "weights").exists()  # nothing trained
+    assert (second / "table.csv").read_text() == (first / "table.csv").read_text()
+    assert not (second / "examples.png").exists()  # recorded students have no weights to draw
+
+    with pytest.raises(SettingsError, match=r"records.none-s0' was trained with other settings \(epochs: 1 -> 2\)"):
+        compare(project=str(tmp_path / "e2"), name="c", examples=0, **{**kw, "epochs": 2})
+    next(iter(ckpt["model"].parameters())).data.add_(1e-3)
+    torch.save(ckpt, my_teacher)  # a teacher that trained differently
+    with pytest.raises(
+        SettingsError, match=r"records.cwd-s0' was trained on other inputs: the teacher file .* changed"
+    ):
+        compare(project=str(tmp_path / "e3"), name="c", examples=0, **kw)

@@ -140,3 +140,33 @@ def test_cli_refuses_a_ready_teacher_with_folds(data):
     assert res.returncode == 2 and "teacher_epochs=N" in res.stderr and "one teacher per fold" in res.stderr
     res = subprocess.run([*cli, "teacher=t.yaml", "teacher_epochs=5", "folds=1"], capture_output=True, text=True)
     assert res.returncode == 2 and "at least 2" in res.stderr
+
+
+def test_records_outlive_the_machine_whose_teachers_trained_them(data, tmp_path, capsys):
+    """A fresh machine retrains the fold teachers (not bit for bit, on another CPU) and reuses the committed
+    records of runs distilled from a teacher of the same recipe; a teacher of another recipe is refused."""
+    import shutil
+
+    records = tmp_path / "records"
+    kw = dict(data=str(data), teacher="yolov8n.yaml", teacher_epochs=1, methods="cwd", seeds=1, epochs=1, folds=2,
+              project=str(tmp_path), name="cmp", examples=0, records=str(records), **ARGS)  # fmt: skip
+    out = compare(**kw)
+    rec = records / "cwd-s0-f0"
+    spec, metrics = json.loads((rec / "yolokd_run.json").read_text()), json.loads((rec / "metrics.json").read_text())
+    assert spec["inputs"]["teacher"]["recipe"] and metrics["teacher_tensors"] and "teacher_map50" in metrics
+    spec["inputs"]["teacher"].update(sha256="0" * 64, tensors_sha256="0" * 64)  # as trained on the other machine
+    metrics.update(teacher_tensors="0" * 64, teacher_map50=0.123)
+    (rec / "yolokd_run.json").write_text(json.dumps(spec))
+    (rec / "metrics.json").write_text(json.dumps(metrics))
+    shutil.rmtree(out)  # the machine is gone; the records were committed
+    capsys.readouterr()
+    out = compare(**kw)
+    log = capsys.readouterr().out
+    for run in ("none seed 0 fold 0", "cwd seed 0 fold 0", "none seed 0 fold 1", "cwd seed 0 fold 1"):
+        assert f"{run} (recorded)" in log, run
+    assert not (out / "cwd-s0-f0").exists() and (out / "teacher-f0" / "weights" / "best.pt").is_file()
+    table = (out / "table.md").read_text()
+    assert "teacher trainings used" in table and "0.123" in table  # fold 0's students came from another training
+    shutil.rmtree(out)
+    with pytest.raises(SettingsError, match=r"cwd-s0-f0' was trained on other inputs: the teacher file"):
+        compare(**{**kw, "teacher_epochs": 2})  # the records' teachers trained 1 epoch

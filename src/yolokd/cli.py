@@ -42,6 +42,7 @@ modes:
               a sweep: METHOD[:MODE][@key=value]..., e.g. cwd@kd_weight=10@kd_tau=1) seeds=3 epochs=100
               recipe=default|paper project=runs/compare name=compare examples=4 examples_conf=0.001,
               folds=k (k-fold over train+val images; one teacher per fold, so teacher_epochs= is required),
+              records=DIR (keep each finished run's settings and metrics there, and reuse them: continue elsewhere),
               plus any train argument
   data      prepare a YOLO dataset:
               data trees out=DIR           aerial tree crowns (DeepForest's annotations, fetched with pip)
@@ -163,6 +164,7 @@ COMPARE_KEYS = {
     "folds",
     "examples",
     "examples_conf",
+    "records",
 }
 
 

@@ -16,6 +16,7 @@ Re-running the same command reuses finished runs (metrics.json), resumes interru
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 from pathlib import Path
@@ -191,6 +192,32 @@ def _check_kd_defaults(run_dir: Path, overrides: dict[str, Any]) -> None:
         )
 
 
+def run_spec(overrides: dict[str, Any], label: str | None, inputs: dict[str, Any] | None) -> dict[str, Any]:
+    """What ``yolokd_run.json`` records of a run: its settings, its method label and its inputs' fingerprints."""
+    spec = _json({k: v for k, v in overrides.items() if k not in ("project", "name", "exist_ok")})
+    if label:
+        spec["label"] = label
+    if inputs:
+        spec["inputs"] = inputs
+    return spec
+
+
+def check_spec(
+    where: Path, old: dict[str, Any], spec: dict[str, Any], fix: str, log, same_recipe: bool = False
+) -> None:
+    """Refuse a run (folder or record) at ``where`` made with other settings or inputs than ``spec``
+    (``same_recipe``: a teacher trained by the same recipe counts as the same, see fingerprint.changes)."""
+    changed = sorted(k for k in set(old) | set(spec) if old.get(k) != spec.get(k) and k not in ("label", "inputs"))
+    if changed:
+        diffs = ", ".join(f"{k}: {old.get(k, '(default)')} -> {spec.get(k, '(default)')}" for k in changed)
+        raise SettingsError(f"'{where}' was trained with other settings ({diffs}); {fix}")
+    inputs = spec.get("inputs")
+    if inputs and "inputs" not in old:
+        log(f"{where.name} was made before yolokd recorded fingerprints: its data and teacher are not checked")
+    elif inputs and (what := fingerprint.changes(old["inputs"], inputs, same_recipe)):
+        raise SettingsError(f"'{where}' was trained on other inputs: {'; '.join(what)}. {fix[0].upper()}{fix[1:]}")
+
+
 def train_run(
     run_dir: Path, overrides: dict[str, Any], log, label: str | None = None, inputs: dict[str, Any] | None = None
 ) -> str:
@@ -202,26 +229,10 @@ def train_run(
     from yolokd.trainer import distill
 
     spec_file, last = run_dir / "yolokd_run.json", run_dir / "weights" / "last.pt"
-    spec = _json({k: v for k, v in overrides.items() if k not in ("project", "name", "exist_ok")})
-    if label:
-        spec["label"] = label
-    if inputs:
-        spec["inputs"] = inputs
+    spec = run_spec(overrides, label, inputs)
     if spec_file.is_file():
-        old = json.loads(spec_file.read_text())
-        changed = sorted(k for k in set(old) | set(spec) if old.get(k) != spec.get(k) and k not in ("label", "inputs"))
-        if changed:
-            diffs = ", ".join(f"{k}: {old.get(k, '(default)')} -> {spec.get(k, '(default)')}" for k in changed)
-            raise SettingsError(
-                f"'{run_dir}' was trained with other settings ({diffs}); pass a new name= or delete that folder"
-            )
-        if inputs and "inputs" not in old:
-            log(f"{run_dir.name} was made before yolokd recorded fingerprints: its data and teacher are not checked")
-        elif inputs and (what := fingerprint.changes(old["inputs"], inputs)):
-            raise SettingsError(
-                f"'{run_dir}' was trained on other inputs: {'; '.join(what)}. To train again on the current ones, "
-                "pass a new name= (or delete that folder); to keep the old runs, restore the old files"
-            )
+        fix = "pass a new name= or delete that folder (to keep the old runs, restore the old files)"
+        check_spec(run_dir, json.loads(spec_file.read_text()), spec, fix, log)
     _check_kd_defaults(run_dir, overrides)
     if last.is_file() and _finished(last):
         return "reused"
@@ -234,6 +245,44 @@ def train_run(
     student = overrides.pop("model")
     distill(student=student, **overrides)
     return "trained"
+
+
+# A record keeps what a finished student run is judged by, without its weights: a few kB that can be committed,
+# so a comparison too long for one machine's lifetime continues on another (``records=DIR``).
+RECORD_FILES = ("yolokd_run.json", "args.yaml", "metrics.json", "results.csv")
+
+
+def save_record(run_dir: Path, records: Path, env: dict[str, Any]) -> None:
+    """Copy a finished run's record files to ``records/<run name>/``, with record.json saying where and when."""
+    import shutil
+    from datetime import datetime
+
+    dest = records / run_dir.name
+    dest.mkdir(parents=True, exist_ok=True)
+    for f in RECORD_FILES:
+        if (run_dir / f).is_file():
+            shutil.copy2(run_dir / f, dest / f)
+    best = run_dir / "weights" / "best.pt"
+    when = datetime.fromtimestamp(best.stat().st_mtime).astimezone().isoformat(timespec="seconds")
+    (dest / "record.json").write_text(json.dumps({"finished": when, "comparison": env}, indent=2) + "\n")
+
+
+def load_record(rec: Path, overrides: dict[str, Any], label: str, inputs: dict[str, Any], log) -> dict[str, Any]:
+    """The metrics of the recorded run ``rec``, refused (SettingsError) if its settings or inputs differ.
+
+    A teacher trained here is retrained on each machine and CPU training is not bit-reproducible across
+    machines, so a record's teacher counts as this one when it was trained by the same recipe (settings, fold
+    data, starting weights); the run's metrics keep which training it was (``teacher_tensors``, ``teacher_map50``).
+    """
+    fix = f"delete the record '{rec}' to train that run again, or pass another records= folder"
+    if not (rec / "yolokd_run.json").is_file():
+        raise SettingsError(f"'{rec}' has metrics.json but no yolokd_run.json, so it cannot be checked; {fix}")
+    old = json.loads((rec / "yolokd_run.json").read_text())
+    if "inputs" not in old:
+        raise SettingsError(f"'{rec}' records no input fingerprints, so its data and teacher cannot be checked; {fix}")
+    check_spec(rec, old, run_spec(overrides, label, inputs), fix, log, same_recipe=True)
+    _check_kd_defaults(rec, overrides)
+    return json.loads((rec / "metrics.json").read_text())
 
 
 def evaluate(weights: Path, val_args: dict[str, Any]) -> dict[str, Any]:
@@ -292,6 +341,7 @@ def compare(
     name: str = "compare",
     examples: int = 4,
     examples_conf: float = 0.001,
+    records: str | None = None,
     **train_args: Any,
 ) -> Path:
     """Run the comparison and write its report; return the comparison folder.
@@ -304,6 +354,10 @@ def compare(
     each fold gets its own teacher, trained here on the other folds (so ``teacher_epochs=`` is required).
     ``examples`` validation images are drawn in examples.png with
     each model's most confident detections (as many as the image has boxes; none below ``examples_conf``).
+    ``records=DIR`` keeps a record of every finished student run in ``DIR/<run name>/`` (settings, input
+    fingerprints, metrics, results.csv; no weights) and reuses a record whose settings and inputs match instead
+    of training that run: a long comparison continues on another machine from committed records. Recorded
+    runs count in the tables; without their weights they are not drawn in examples.png.
     """
     check_own_args(train_args, recipe)
     method_list, seed_list = parse_methods(methods), parse_seeds(seeds)
@@ -325,6 +379,7 @@ def compare(
     with FolderLock(out, "comparison folder"):  # one process per comparison folder
         plan = {"student": student, "epochs": epochs, "recipe": recipe, "folds": folds}
         plan["cwd_attn_mode"] = resolved["kd_attn_mode"]
+        plan["records"] = str(Path(records).resolve()) if records else None
         base = {"data": str(Path(data).resolve()), "project": str(out), "exist_ok": True, **common}
         return _run(out, base, plan, teacher, teacher_epochs, method_list, seed_list, examples, examples_conf)
 
@@ -335,6 +390,20 @@ def _log(msg: str) -> None:
 
 def _scores(m: dict[str, Any]) -> str:
     return f"mAP50 {m['map50']:.4f}  mAP50-95 {m['map50_95']:.4f}"
+
+
+def _metrics(run_dir: Path, how: str, val_args: dict[str, Any], imgsz: int) -> dict[str, Any]:
+    """A finished run's metrics.json, validated (and written) now unless a reused run already has one."""
+    from yolokd.report import model_size
+
+    metrics_file = run_dir / "metrics.json"
+    if how == "reused" and metrics_file.is_file():
+        return json.loads(metrics_file.read_text())
+    metrics = evaluate(run_dir / "weights" / "best.pt", val_args)
+    metrics.update(last_attention(run_dir))
+    metrics["params_m"], metrics["gflops"] = model_size(str(run_dir / "weights" / "best.pt"), imgsz)
+    metrics_file.write_text(json.dumps(metrics, indent=2) + "\n")
+    return metrics
 
 
 def _run(out, base, plan, teacher, teacher_epochs, method_list, seed_list, examples, examples_conf) -> Path:
@@ -362,19 +431,23 @@ def _run(out, base, plan, teacher, teacher_epochs, method_list, seed_list, examp
             t_over = {k: v for k, v in base.items() if k not in KD_DEFAULTS}
             t_over.update(model=str(teacher), data=str(fdata), kd_method="none", epochs=teacher_epochs, seed=0)
             t_over["name"] = t_dir.name
+            t_inputs = {"data": data_fp[str(fdata)], **start_fp}
+            recipe = hashlib.sha256(json.dumps(run_spec(t_over, None, t_inputs), sort_keys=True).encode()).hexdigest()
             _log(f"[{i}/{total}] teacher{where} {teacher} ({teacher_epochs} epochs) in {t_dir}")
-            how = train_run(t_dir, t_over, _log, inputs={"data": data_fp[str(fdata)], **start_fp})
+            how = train_run(t_dir, t_over, _log, inputs=t_inputs)
             teacher_pt = t_dir / "weights" / "best.pt"
         else:
-            how, teacher_pt = "given", Path(teacher).resolve()
+            how, teacher_pt, recipe = "given", Path(teacher).resolve(), None
         t_metrics = evaluate(teacher_pt, {**val_args, "data": str(fdata)})
         _log(f"[{i}/{total}] teacher{where} ({how}): {_scores(t_metrics)}")
         t = {"fold": fold, "weights": str(teacher_pt), "data": str(fdata), "how": how, **t_metrics}
-        teachers.append({**t, "fingerprint": fingerprint.weights(teacher_pt)})
+        t_fp = fingerprint.weights(teacher_pt) | ({"recipe": recipe} if recipe else {})
+        teachers.append({**t, "fingerprint": t_fp})
     teacher_rec = report.pool_teachers(str(teacher), teachers)
 
     runs: list[dict[str, Any]] = []
     labels = [m for m, _ in method_list]
+    imgsz = int(base.get("imgsz", 640))
     settings = {**plan, **base}
     for seed in seed_list:  # seed-major order: an interrupted comparison already has whole seeds
         for fold, fdata, t in zip(fold_ids, fold_data, teachers):
@@ -387,21 +460,23 @@ def _run(out, base, plan, teacher, teacher_epochs, method_list, seed_list, examp
                     over["teacher"], inputs["teacher"] = t["weights"], t["fingerprint"]
                 what = f"{label} seed {seed}" + ("" if fold is None else f" fold {fold}")
                 _log(f"[{i}/{total}] {what} in {out / name}")
-                how = train_run(out / name, over, _log, label, inputs)
-                metrics_file = out / name / "metrics.json"
-                if how == "reused" and metrics_file.is_file():
-                    metrics = json.loads(metrics_file.read_text())
+                rec = Path(plan["records"]) / name if plan["records"] else None
+                local_done = (out / name / "metrics.json").is_file()
+                if rec is not None and (rec / "metrics.json").is_file() and not local_done:
+                    metrics, how = load_record(rec, over, label, inputs, _log), "recorded"
                 else:
-                    fval = {**val_args, "data": str(fdata)}
-                    metrics = evaluate(out / name / "weights" / "best.pt", fval)
-                    metrics.update(last_attention(out / name))
-                    metrics_file.write_text(json.dumps(metrics, indent=2) + "\n")
+                    how = train_run(out / name, over, _log, label, inputs)
+                    metrics = _metrics(out / name, how, {**val_args, "data": str(fdata)}, imgsz)
+                    if kd["kd_method"] != "none" and "teacher_map50" not in metrics:  # which teacher training
+                        metrics.update(teacher_map50=t["map50"], teacher_tensors=t["fingerprint"].get("tensors_sha256"))
+                        (out / name / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
+                    if rec is not None and not (rec / "metrics.json").is_file():
+                        save_record(out / name, rec.parent, env)
                 _log(f"[{i}/{total}] {what} ({how}): {_scores(metrics)}")
                 run = {"label": label, "seed": seed, "fold": fold, "data": str(fdata), "run_dir": str(out / name)}
                 runs.append({**run, "weights": str(out / name / "weights" / "best.pt"), "how": how, **metrics})
                 report.write_tables(out, teacher_rec, runs, labels, settings)
 
-    imgsz = int(base.get("imgsz", 640))
     files = report.write_all(out, teacher_rec, runs, labels, settings, env, imgsz, examples, examples_conf)
     print((out / "table.md").read_text(encoding="utf-8"), flush=True)
     what = {

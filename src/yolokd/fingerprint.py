@@ -2,7 +2,9 @@
 
 A dataset's fingerprint is its number of images, a hash of their paths and sizes, and a hash of its
 label files' contents (fixing a label or adding an image changes it; ~10⁴ images take about a second).
-A weights file's fingerprint is its size and SHA-256.
+A weights file's fingerprint is its size, its SHA-256 and a SHA-256 of its model's tensors: a checkpoint
+records the date it was written, so a teacher retrained bit for bit on another day (or another machine of
+the same kind) has another file hash but the same tensors, and runs recorded against it stay valid.
 """
 
 from __future__ import annotations
@@ -30,21 +32,56 @@ def dataset(data: str | Path) -> dict[str, Any]:
 
 
 def weights(path: str | Path) -> dict[str, Any]:
-    """The fingerprint of a weights file: size and SHA-256."""
+    """The fingerprint of a weights file: size, SHA-256, and the SHA-256 of its model's tensors where it loads."""
     path = Path(path)
     h = hashlib.sha256()
     with open(path, "rb") as f:
         for chunk in iter(lambda: f.read(1 << 20), b""):
             h.update(chunk)
-    return {"file": str(path), "bytes": path.stat().st_size, "sha256": h.hexdigest()}
+    fp = {"file": str(path), "bytes": path.stat().st_size, "sha256": h.hexdigest()}
+    if (tensors := _tensors_sha256(path)) is not None:
+        fp["tensors_sha256"] = tensors
+    return fp
 
 
-def changes(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
-    """What differs between two fingerprints of runs (``{"data": ..., "teacher": ..., "model": ...}``), in words."""
+def _tensors_sha256(path: Path) -> str | None:
+    """SHA-256 over the names, dtypes, shapes and bytes of an Ultralytics checkpoint's model (EMA first), or None."""
+    import torch
+
+    try:
+        ckpt = torch.load(path, map_location="cpu", weights_only=False)
+    except Exception:  # not a checkpoint torch can read: the file hash alone decides
+        return None
+    model = (ckpt.get("ema") or ckpt.get("model")) if isinstance(ckpt, dict) else None
+    if model is None or not hasattr(model, "state_dict"):
+        return None
+    h = hashlib.sha256()
+    for name, t in model.state_dict().items():
+        t = t.detach().contiguous().cpu()
+        h.update(f"{name}:{t.dtype}:{tuple(t.shape)}\n".encode())
+        h.update(t.reshape(-1).view(torch.uint8).numpy().tobytes())
+    return h.hexdigest()
+
+
+def same_weights(old: dict[str, Any], new: dict[str, Any]) -> bool:
+    """Two weights fingerprints name the same model: equal tensors where both know them, else equal files."""
+    if "tensors_sha256" in old and "tensors_sha256" in new:
+        return old["tensors_sha256"] == new["tensors_sha256"]
+    return old.get("sha256") == new.get("sha256")
+
+
+def changes(old: dict[str, Any], new: dict[str, Any], same_recipe: bool = False) -> list[str]:
+    """What differs between two fingerprints of runs (``{"data": ..., "teacher": ..., "model": ...}``), in words.
+
+    ``same_recipe``: weights trained by the same recipe (their ``recipe`` fingerprint: settings, data, starting
+    weights) count as the same even where training was not bit-reproducible (a recorded run's teacher, retrained
+    on a fresh machine)."""
     out = []
     for what, fp in new.items():
         before = old.get(what)
-        if before is None or before == fp:
+        if before is None or before == fp or (what != "data" and same_weights(before, fp)):
+            continue
+        if same_recipe and what != "data" and before.get("recipe") and before.get("recipe") == fp.get("recipe"):
             continue
         if what == "data":
             if before["images"] != fp["images"]:

@@ -118,6 +118,8 @@ def summarize(teacher: dict, runs: list[dict], labels: list[str]) -> list[dict[s
         if not rs:
             continue
         row: dict[str, Any] = {"model": label, "n": len(rs), "weights": rs[0]["weights"]}
+        if "params_m" in rs[0]:  # measured when the run was validated (a recorded run has no weights here)
+            row["params_m"], row["gflops"] = rs[0]["params_m"], rs[0]["gflops"]
         for k, _ in METRICS:
             vals = [r[k] for r in rs]
             row[f"{k}_mean"] = statistics.fmean(vals)
@@ -189,15 +191,29 @@ def title(settings: dict[str, Any], teacher: dict) -> str:
 
 
 def _fold_lines(teacher: dict, runs: list[dict], labels: list[str]) -> list[str]:
-    """Per fold: its validation boxes, its teacher, and each method's mean mAP50 over seeds."""
+    """Per fold: its validation boxes, its teacher, each method's mean mAP50 over seeds, and (when records from
+    several machines were pooled) the mAP50 of each training of the teacher that its distilled runs came from."""
     lines = ["", "Per fold, mAP50 (students: mean over seeds):", ""]
-    lines += ["| fold | boxes | teacher | " + " | ".join(labels) + " |", "|---" * (len(labels) + 3) + "|"]
+    trainings = {t["fold"]: {r["teacher_tensors"]: r["teacher_map50"] for r in runs if r.get("fold") == t["fold"]
+                             and r.get("teacher_tensors")} for t in teacher["folds"]}  # fmt: skip
+    here = {t["fold"]: t.get("fingerprint", {}).get("tensors_sha256") for t in teacher["folds"]}
+    extra = any(set(used) - {here[f]} for f, used in trainings.items())  # a run distilled from another training
+    head = "| fold | boxes | teacher | " + " | ".join(labels) + (" | teacher trainings used |" if extra else " |")
+    lines += [head, "|---" * (len(labels) + 3 + extra) + "|"]
     for t in teacher["folds"]:
         cells = []
         for m in labels:
             vals = [r["map50"] for r in runs if r["label"] == m and r.get("fold") == t["fold"]]
             cells.append(_fmt(statistics.fmean(vals)) if vals else "—")
+        if extra:
+            cells.append(", ".join(_fmt(v) for v in sorted(trainings[t["fold"]].values())))
         lines.append(f"| {t['fold']} | {t['val_boxes']} | {_fmt(t['map50'])} | " + " | ".join(cells) + " |")
+    if extra:
+        lines.append(
+            "\nThe fold teachers are retrained on each machine a comparison continues on (records=), and CPU "
+            "training is not bit-reproducible across machines: the last column gives the validation mAP50 of each "
+            "training whose students are in the table; `teacher` is this machine's."
+        )
     return lines
 
 
@@ -206,7 +222,8 @@ def write_tables(out: Path, teacher: dict, runs: list[dict], labels: list[str], 
     imgsz = int(settings.get("imgsz", 640))
     rows = summarize(teacher, runs, labels)
     for row in rows:
-        row["params_m"], row["gflops"] = model_size(row["weights"], imgsz)
+        if "params_m" not in row:
+            row["params_m"], row["gflops"] = model_size(row["weights"], imgsz)
     seeds = sorted({r["seed"] for r in runs})
     k = settings.get("folds")
     boxes = f"{teacher.get('val_boxes')} validation boxes" + (f" over {k} folds" if k else "")
@@ -428,11 +445,13 @@ def write_all(
     rows = write_tables(out, teacher, runs, labels, settings)
     (out / "env.json").write_text(json.dumps(env, indent=2) + "\n")
     plot_map(out, rows, runs, out / "map.png", title(settings, teacher))
-    if examples > 0:
-        fold = min((r.get("fold") or 0) for r in runs)  # with folds: fold 0's images, teacher and students
-        shown = [r for r in runs if (r.get("fold") or 0) == fold]
+    drawable = [r for r in runs if Path(r["weights"]).is_file()]  # a recorded run (records=) has no weights here
+    if examples > 0 and drawable:
+        fold = min((r.get("fold") or 0) for r in drawable)  # with folds: fold 0's images, teacher and students
+        shown = [r for r in drawable if (r.get("fold") or 0) == fold]
         first = {r["label"]: r["weights"] for r in sorted(shown, key=lambda r: r["seed"], reverse=True)}
-        columns = [("teacher", teacher["weights"])] + [(m, first[m]) for m in labels if m in first]
+        t_weights = next((t["weights"] for t in teacher.get("folds", []) if t["fold"] == fold), teacher["weights"])
+        columns = [("teacher", t_weights)] + [(m, first[m]) for m in labels if m in first]
         note = f"students of seed {min(r['seed'] for r in shown)}" + (f", fold {fold}" if settings.get("folds") else "")
         plot_examples(
             shown[0].get("data") or settings["data"],

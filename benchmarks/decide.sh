@@ -34,6 +34,7 @@ FOLDS=(data="$W/trees/data.yaml" teacher="$W/yolov8s-fall.pt" teacher_epochs=60 
   records="$R/runs")
 GRID=none,native,cwd,cwd_attn,cwd_attn:shared
 GRID+=,cwd@kd_weight=3@kd_tau=1,cwd@kd_weight=10@kd_tau=1  # feature signal strength
+GRID+=,cwd@kd_weight=3@kd_tau=1@kd_schedule=cosine@kd_stop=0.2  # decaying, the last 30 epochs on the labels alone
 GRID+=,response@kd_cls=1,response@kd_cls=3                 # classification-score KD
 GRID+=,response@kd_box=1,response@kd_box=3                 # box-distribution KD (LD)
 

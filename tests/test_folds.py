@@ -164,9 +164,16 @@ def test_records_outlive_the_machine_whose_teachers_trained_them(data, tmp_path,
     log = capsys.readouterr().out
     for run in ("none seed 0 fold 0", "cwd seed 0 fold 0", "none seed 0 fold 1", "cwd seed 0 fold 1"):
         assert f"{run} (recorded)" in log, run
-    assert not (out / "cwd-s0-f0").exists() and (out / "teacher-f0" / "weights" / "best.pt").is_file()
+    assert not (out / "cwd-s0-f0").exists() and not (out / "teacher-f0").exists()  # teachers known by record
     table = (out / "table.md").read_text()
     assert "teacher trainings used" in table and "0.123" in table  # fold 0's students came from another training
     shutil.rmtree(out)
-    with pytest.raises(SettingsError, match=r"cwd-s0-f0' was trained on other inputs: the teacher file"):
+    with pytest.raises(
+        SettingsError, match=r"cwd-s0-f0' was trained on other inputs: the teacher file .* other settings"
+    ):
         compare(**{**kw, "teacher_epochs": 2})  # the records' teachers trained 1 epoch
+    shutil.rmtree(out)
+    (records / "cwd-s0-f0" / "metrics.json").unlink()  # that run to be trained here: its teacher is trained first
+    out = compare(**kw)
+    assert (out / "teacher-f0" / "weights" / "best.pt").is_file() and (out / "cwd-s0-f0" / "weights").is_dir()
+    assert not (out / "teacher-f1").exists()

@@ -17,6 +17,7 @@ Re-running the same command reuses finished runs (metrics.json), resumes interru
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 import re
 from pathlib import Path
@@ -414,67 +415,104 @@ def _run(out, base, plan, teacher, teacher_epochs, method_list, seed_list, examp
     folds = plan["folds"]
     val_args = {k: base[k] for k in VAL_KEYS if k in base}
     total = (len(method_list) * len(seed_list) + 1) * (folds or 1)
-    step = iter(range(1, total + 1))
     fold_data = write_folds(base["data"], folds, out / "folds") if folds else [Path(base["data"])]
     fold_ids: list[int | None] = list(range(folds)) if folds else [None]
     data_fp = {str(d): fingerprint.dataset(d) for d in fold_data}
     student_fp = {"model": fingerprint.weights(plan["student"])} if Path(plan["student"]).is_file() else {}
     start_fp = {"model": fingerprint.weights(teacher)} if teacher_epochs is not None and Path(teacher).is_file() else {}
 
-    # Teachers: one per fold, or the one given. A teacher trained here has seed 0 whatever the students' seeds,
-    # so a later comparison on fresh seeds in the same folder reuses it.
-    teachers: list[dict[str, Any]] = []
-    for fold, fdata in zip(fold_ids, fold_data):
-        i, where = next(step), "" if fold is None else f" fold {fold}"
-        t_dir = out / ("teacher" if fold is None else f"teacher-f{fold}")
-        if teacher_epochs is not None:
-            t_over = {k: v for k, v in base.items() if k not in KD_DEFAULTS}
-            t_over.update(model=str(teacher), data=str(fdata), kd_method="none", epochs=teacher_epochs, seed=0)
-            t_over["name"] = t_dir.name
-            t_inputs = {"data": data_fp[str(fdata)], **start_fp}
-            recipe = hashlib.sha256(json.dumps(run_spec(t_over, None, t_inputs), sort_keys=True).encode()).hexdigest()
-            _log(f"[{i}/{total}] teacher{where} {teacher} ({teacher_epochs} epochs) in {t_dir}")
+    # Teachers: one per fold, or the one given; each obtained when a run first needs it. A teacher trained here
+    # has seed 0 whatever the students' seeds, so a later comparison on fresh seeds in the same folder reuses it.
+    # With records=, a fold whose distilled runs are all recorded needs no weights: its teacher's record is
+    # enough for the report, and a fresh machine does not retrain it.
+    teachers: dict[int, dict[str, Any]] = {}
+    records = Path(plan["records"]) if plan["records"] else None
+    counter = itertools.count(1)
+
+    def teacher_run(k: int) -> tuple[Path, dict[str, Any], dict[str, Any], str]:
+        """The k-th fold's teacher run folder, its settings, its inputs and its recipe fingerprint."""
+        t_dir = out / ("teacher" if fold_ids[k] is None else f"teacher-f{fold_ids[k]}")
+        t_over = {k: v for k, v in base.items() if k not in KD_DEFAULTS}
+        t_over.update(model=str(teacher), data=str(fold_data[k]), kd_method="none", epochs=teacher_epochs, seed=0)
+        t_over["name"] = t_dir.name
+        t_inputs = {"data": data_fp[str(fold_data[k])], **start_fp}
+        recipe = hashlib.sha256(json.dumps(run_spec(t_over, None, t_inputs), sort_keys=True).encode()).hexdigest()
+        return t_dir, t_over, t_inputs, recipe
+
+    def get_teacher(k: int, weights: bool) -> dict[str, Any]:
+        """The k-th fold's teacher record (metrics, fingerprint); trained (or reused) here if ``weights``."""
+        if k in teachers and (teachers[k]["how"] != "recorded" or not weights):
+            return teachers[k]
+        fold, fdata = fold_ids[k], fold_data[k]
+        where = "" if fold is None else f" fold {fold}"
+        if teacher_epochs is None:
+            how, teacher_pt, recipe, t_dir = "given", Path(teacher).resolve(), None, None
+        else:
+            t_dir, t_over, t_inputs, recipe = teacher_run(k)
+            rec = records / t_dir.name / "metrics.json" if records else None
+            local = (t_dir / "weights" / "best.pt").is_file()
+            if not weights and not local and rec and rec.is_file():
+                t = json.loads(rec.read_text())
+                if t.get("fingerprint", {}).get("recipe") == recipe:
+                    teachers[k] = {**t, "how": "recorded"}
+                    _log(f"teacher{where} (recorded, not needed here): {_scores(t)}")
+                    return teachers[k]
+            _log(f"[{next(counter)}/{total}] teacher{where} {teacher} ({teacher_epochs} epochs) in {t_dir}")
             how = train_run(t_dir, t_over, _log, inputs=t_inputs)
             teacher_pt = t_dir / "weights" / "best.pt"
-        else:
-            how, teacher_pt, recipe = "given", Path(teacher).resolve(), None
         t_metrics = evaluate(teacher_pt, {**val_args, "data": str(fdata)})
-        _log(f"[{i}/{total}] teacher{where} ({how}): {_scores(t_metrics)}")
+        _log(f"teacher{where} ({how}): {_scores(t_metrics)}")
         t = {"fold": fold, "weights": str(teacher_pt), "data": str(fdata), "how": how, **t_metrics}
-        t_fp = fingerprint.weights(teacher_pt) | ({"recipe": recipe} if recipe else {})
-        teachers.append({**t, "fingerprint": t_fp})
-    teacher_rec = report.pool_teachers(str(teacher), teachers)
+        t["params_m"], t["gflops"] = report.model_size(str(teacher_pt), int(base.get("imgsz", 640)))
+        t["fingerprint"] = fingerprint.weights(teacher_pt) | ({"recipe": recipe} if recipe else {})
+        if records and t_dir is not None:  # the latest training of this fold's teacher, for the report
+            (t_dir / "metrics.json").write_text(json.dumps(t, indent=2) + "\n")
+            save_record(t_dir, records, env)
+        teachers[k] = t
+        return t
+
+    def teacher_path(k: int) -> str:
+        return str(Path(teacher).resolve() if teacher_epochs is None else teacher_run(k)[0] / "weights" / "best.pt")
 
     runs: list[dict[str, Any]] = []
     labels = [m for m, _ in method_list]
     imgsz = int(base.get("imgsz", 640))
     settings = {**plan, **base}
     for seed in seed_list:  # seed-major order: an interrupted comparison already has whole seeds
-        for fold, fdata, t in zip(fold_ids, fold_data, teachers):
+        for k, (fold, fdata) in enumerate(zip(fold_ids, fold_data)):
             for label, kd in method_list:
-                i, name = next(step), f"{run_stem(label)}-s{seed}" + ("" if fold is None else f"-f{fold}")
+                i, name = next(counter), f"{run_stem(label)}-s{seed}" + ("" if fold is None else f"-f{fold}")
                 over = {**base, **kd, "data": str(fdata), "model": plan["student"], "epochs": plan["epochs"]}
                 over.update(seed=seed, name=name)
                 inputs = {"data": data_fp[str(fdata)], **student_fp}
-                if kd["kd_method"] != "none":
-                    over["teacher"], inputs["teacher"] = t["weights"], t["fingerprint"]
+                rec = records / name if records else None
+                recorded = rec is not None and (rec / "metrics.json").is_file()
+                recorded = recorded and not (out / name / "metrics.json").is_file()
+                distilled = kd["kd_method"] != "none"
+                if distilled:
+                    over["teacher"] = teacher_path(k)
+                    if recorded and teacher_epochs is not None:  # checked by recipe: no need to train it here
+                        inputs["teacher"] = {"file": over["teacher"], "recipe": teacher_run(k)[3]}
+                    else:
+                        inputs["teacher"] = get_teacher(k, weights=True)["fingerprint"]
                 what = f"{label} seed {seed}" + ("" if fold is None else f" fold {fold}")
                 _log(f"[{i}/{total}] {what} in {out / name}")
-                rec = Path(plan["records"]) / name if plan["records"] else None
-                local_done = (out / name / "metrics.json").is_file()
-                if rec is not None and (rec / "metrics.json").is_file() and not local_done:
+                if recorded:
                     metrics, how = load_record(rec, over, label, inputs, _log), "recorded"
                 else:
                     how = train_run(out / name, over, _log, label, inputs)
                     metrics = _metrics(out / name, how, {**val_args, "data": str(fdata)}, imgsz)
-                    if kd["kd_method"] != "none" and "teacher_map50" not in metrics:  # which teacher training
+                    if distilled and "teacher_map50" not in metrics:  # which training of the teacher
+                        t = get_teacher(k, weights=True)
                         metrics.update(teacher_map50=t["map50"], teacher_tensors=t["fingerprint"].get("tensors_sha256"))
                         (out / name / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
                     if rec is not None and not (rec / "metrics.json").is_file():
-                        save_record(out / name, rec.parent, env)
+                        save_record(out / name, records, env)
                 _log(f"[{i}/{total}] {what} ({how}): {_scores(metrics)}")
                 run = {"label": label, "seed": seed, "fold": fold, "data": str(fdata), "run_dir": str(out / name)}
                 runs.append({**run, "weights": str(out / name / "weights" / "best.pt"), "how": how, **metrics})
+                get_teacher(k, weights=False)
+                teacher_rec = report.pool_teachers(str(teacher), [teachers[j] for j in sorted(teachers)])
                 report.write_tables(out, teacher_rec, runs, labels, settings)
 
     files = report.write_all(out, teacher_rec, runs, labels, settings, env, imgsz, examples, examples_conf)

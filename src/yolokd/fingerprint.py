@@ -90,7 +90,9 @@ def changes(old: dict[str, Any], new: dict[str, Any], same_recipe: bool = False)
                 out.append("the dataset's image files changed (names or sizes)")
             if before["labels_sha256"] != fp["labels_sha256"]:
                 out.append("the dataset's label files changed")
-        else:
-            size = f"{before['bytes']} -> {fp['bytes']} bytes"
+        elif "bytes" in fp:
+            size = f"{before.get('bytes')} -> {fp['bytes']} bytes"
             out.append(f"the {what} file {fp['file']} changed ({size}, another SHA-256)")
+        else:  # known by its recipe only (a recorded run's teacher, not trained here)
+            out.append(f"the {what} file {fp['file']} changed (it was trained with other settings, data or weights)")
     return out

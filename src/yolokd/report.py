@@ -98,6 +98,7 @@ def pool_teachers(model: str, teachers: list[dict]) -> dict[str, Any]:
         "model": model,
         "weights": teachers[0]["weights"],
         "how": teachers[0]["how"],
+        **{k: teachers[0][k] for k in ("params_m", "gflops") if k in teachers[0]},
         **pooled,
         "val_boxes": boxes,
         "folds": teachers,
@@ -108,10 +109,12 @@ def summarize(teacher: dict, runs: list[dict], labels: list[str]) -> list[dict[s
     """One row per model: mean, std and per-pair values, paired differences to ``none``, gap closed."""
     base = {pair(r): r for r in runs if r["label"] == "none"}
     t_row: dict[str, Any] = {"model": "teacher", "n": 1, "weights": teacher["weights"]}
+    t_row.update({k: teacher[k] for k in ("params_m", "gflops") if k in teacher})
     t_row.update({f"{k}_mean": teacher[k] for k, _ in METRICS})
     if teacher.get("folds"):  # one teacher per fold
         t_row["n"] = len(teacher["folds"])
-        t_row.update({f"{k}_std": statistics.stdev(t[k] for t in teacher["folds"]) for k, _ in METRICS})
+        if len(teacher["folds"]) > 1:  # (a comparison under way may have reached one fold only)
+            t_row.update({f"{k}_std": statistics.stdev(t[k] for t in teacher["folds"]) for k, _ in METRICS})
     rows = [t_row]
     for label in labels:
         rs = sorted((r for r in runs if r["label"] == label), key=_pair_order)
@@ -445,13 +448,15 @@ def write_all(
     rows = write_tables(out, teacher, runs, labels, settings)
     (out / "env.json").write_text(json.dumps(env, indent=2) + "\n")
     plot_map(out, rows, runs, out / "map.png", title(settings, teacher))
-    drawable = [r for r in runs if Path(r["weights"]).is_file()]  # a recorded run (records=) has no weights here
+    t_of = {t["fold"]: t["weights"] for t in teacher.get("folds", [])}
+    t_of = {r.get("fold"): t_of.get(r.get("fold"), teacher["weights"]) for r in runs}
+    # a recorded run (records=) has no weights here, nor has a fold teacher known from its record
+    drawable = [r for r in runs if Path(r["weights"]).is_file() and Path(t_of[r.get("fold")]).is_file()]
     if examples > 0 and drawable:
         fold = min((r.get("fold") or 0) for r in drawable)  # with folds: fold 0's images, teacher and students
         shown = [r for r in drawable if (r.get("fold") or 0) == fold]
         first = {r["label"]: r["weights"] for r in sorted(shown, key=lambda r: r["seed"], reverse=True)}
-        t_weights = next((t["weights"] for t in teacher.get("folds", []) if t["fold"] == fold), teacher["weights"])
-        columns = [("teacher", t_weights)] + [(m, first[m]) for m in labels if m in first]
+        columns = [("teacher", t_of[shown[0].get("fold")])] + [(m, first[m]) for m in labels if m in first]
         note = f"students of seed {min(r['seed'] for r in shown)}" + (f", fold {fold}" if settings.get("folds") else "")
         plot_examples(
             shown[0].get("data") or settings["data"],

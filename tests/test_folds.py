@@ -105,9 +105,14 @@ def test_folds_without_tiles_split_evenly(data, tmp_path):
         write_folds(data, 2, tmp_path / "folds")
 
 
-def test_compare_with_folds_trains_a_teacher_per_fold(data, runs):
-    out = compare(data=str(data), teacher="yolov8n.yaml", teacher_epochs=1, methods="cwd", seeds=1, epochs=1,
-                  folds=2, project=str(runs), name="cmp-folds", examples=1, **ARGS)  # fmt: skip
+def test_compare_with_folds_trains_a_teacher_per_fold(data, tmp_path, capsys):
+    """One teacher per fold, trained on the other folds; then (records=) the same comparison on a fresh machine."""
+    import shutil
+
+    records = tmp_path / "records"
+    kw = dict(data=str(data), teacher="yolov8n.yaml", teacher_epochs=1, methods="cwd", seeds=1, epochs=1, folds=2,
+              project=str(tmp_path), name="cmp-folds", records=str(records), **ARGS)  # fmt: skip
+    out = compare(examples=1, **kw)
     for f in (0, 1):
         fold_yaml = out / "folds" / f"f{f}" / "data.yaml"
         val = set((fold_yaml.parent / "val.txt").read_text().split())
@@ -133,24 +138,8 @@ def test_compare_with_folds_trains_a_teacher_per_fold(data, runs):
     assert f"({boxes} validation boxes over 2 folds)" in table and "Per fold" in table and "| 0 / 1 |" in table
     assert (out / "examples.png").is_file()
 
-
-def test_cli_refuses_a_ready_teacher_with_folds(data):
-    cli = [sys.executable, "-m", "yolokd.cli", "compare", f"data={data}"]
-    res = subprocess.run([*cli, "teacher=t.pt", "folds=3"], capture_output=True, text=True)
-    assert res.returncode == 2 and "teacher_epochs=N" in res.stderr and "one teacher per fold" in res.stderr
-    res = subprocess.run([*cli, "teacher=t.yaml", "teacher_epochs=5", "folds=1"], capture_output=True, text=True)
-    assert res.returncode == 2 and "at least 2" in res.stderr
-
-
-def test_records_outlive_the_machine_whose_teachers_trained_them(data, tmp_path, capsys):
-    """A fresh machine retrains the fold teachers (not bit for bit, on another CPU) and reuses the committed
-    records of runs distilled from a teacher of the same recipe; a teacher of another recipe is refused."""
-    import shutil
-
-    records = tmp_path / "records"
-    kw = dict(data=str(data), teacher="yolov8n.yaml", teacher_epochs=1, methods="cwd", seeds=1, epochs=1, folds=2,
-              project=str(tmp_path), name="cmp", examples=0, records=str(records), **ARGS)  # fmt: skip
-    out = compare(**kw)
+    # A fresh machine retrains the fold teachers (on another CPU, not bit for bit) and reuses the committed
+    # records of runs distilled from a teacher of the same recipe; a teacher of another recipe is refused.
     rec = records / "cwd-s0-f0"
     spec, metrics = json.loads((rec / "yolokd_run.json").read_text()), json.loads((rec / "metrics.json").read_text())
     assert spec["inputs"]["teacher"]["recipe"] and metrics["teacher_tensors"] and "teacher_map50" in metrics
@@ -160,7 +149,7 @@ def test_records_outlive_the_machine_whose_teachers_trained_them(data, tmp_path,
     (rec / "metrics.json").write_text(json.dumps(metrics))
     shutil.rmtree(out)  # the machine is gone; the records were committed
     capsys.readouterr()
-    out = compare(**kw)
+    out = compare(examples=0, **kw)
     log = capsys.readouterr().out
     for run in ("none seed 0 fold 0", "cwd seed 0 fold 0", "none seed 0 fold 1", "cwd seed 0 fold 1"):
         assert f"{run} (recorded)" in log, run
@@ -171,9 +160,17 @@ def test_records_outlive_the_machine_whose_teachers_trained_them(data, tmp_path,
     with pytest.raises(
         SettingsError, match=r"cwd-s0-f0' was trained on other inputs: the teacher file .* other settings"
     ):
-        compare(**{**kw, "teacher_epochs": 2})  # the records' teachers trained 1 epoch
+        compare(examples=0, **{**kw, "teacher_epochs": 2})  # the records' teachers trained 1 epoch
     shutil.rmtree(out)
     (records / "cwd-s0-f0" / "metrics.json").unlink()  # that run to be trained here: its teacher is trained first
-    out = compare(**kw)
+    out = compare(examples=0, **kw)
     assert (out / "teacher-f0" / "weights" / "best.pt").is_file() and (out / "cwd-s0-f0" / "weights").is_dir()
     assert not (out / "teacher-f1").exists()
+
+
+def test_cli_refuses_a_ready_teacher_with_folds(data):
+    cli = [sys.executable, "-m", "yolokd.cli", "compare", f"data={data}"]
+    res = subprocess.run([*cli, "teacher=t.pt", "folds=3"], capture_output=True, text=True)
+    assert res.returncode == 2 and "teacher_epochs=N" in res.stderr and "one teacher per fold" in res.stderr
+    res = subprocess.run([*cli, "teacher=t.yaml", "teacher_epochs=5", "folds=1"], capture_output=True, text=True)
+    assert res.returncode == 2 and "at least 2" in res.stderr

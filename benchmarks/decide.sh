@@ -19,9 +19,10 @@
 # and a session's machine does not outlive it. So every finished student run is recorded in
 # benchmarks/results/decide_cpu/runs/<run>/ (compare records=: settings, input fingerprints, metrics,
 # results.csv, no weights; commit them), and a later session on a fresh machine reuses those records instead
-# of training the run again. The fold teachers are retrained in each session (seed 0, deterministic): a record
-# is reused only if the retrained teacher's tensors equal the ones it was distilled from, so WORKDIR must be
-# the records' (/work/bench: the data fingerprints hold absolute paths) on a machine of the same kind.
+# of training the run again. A fold teacher is trained only when a run of its fold still needs training, and
+# CPU training is not bit-reproducible across machines: a record counts when its teacher was trained by the
+# same recipe (settings, fold data, starting weights); the per-fold table lists each teacher training used.
+# WORKDIR must be the records' (/work/bench: settings and data fingerprints hold absolute paths).
 # Usage: bash benchmarks/decide.sh [WORKDIR] [STEP...]   (default: all steps)
 # Reports are copied to benchmarks/results/decide_cpu/{plateau,select,confirm}/.
 source "$(dirname "$0")/_common.sh"

@@ -307,6 +307,12 @@ def test_compare_continues_from_records_on_another_machine(tmp_path, data, teach
 
     with pytest.raises(SettingsError, match=r"records.none-s0' was trained with other settings \(epochs: 1 -> 2\)"):
         compare(project=str(tmp_path / "e2"), name="c", examples=0, **{**kw, "epochs": 2})
+    made = json.loads((records / "none-s0" / "record.json").read_text())
+    made["comparison"]["versions"]["ultralytics"] = "8.3.0"
+    (records / "none-s0" / "record.json").write_text(json.dumps(made))
+    with pytest.raises(SettingsError, match=r"none-s0' was made under other versions \(ultralytics 8.3.0 -> "):
+        compare(project=str(tmp_path / "e2"), name="c", examples=0, **kw)
+    shutil.rmtree(records / "none-s0")  # trained again below
     next(iter(ckpt["model"].parameters())).data.add_(1e-3)
     torch.save(ckpt, my_teacher)  # a teacher that trained differently
     with pytest.raises(

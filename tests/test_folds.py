@@ -161,8 +161,9 @@ def test_compare_with_folds_trains_a_teacher_per_fold(data, tmp_path, capsys):
         SettingsError, match=r"cwd-s0-f0' was trained on other inputs: the teacher file .* other settings"
     ):
         compare(examples=0, **{**kw, "teacher_epochs": 2})  # the records' teachers trained 1 epoch
+    assert not (out / "teacher-f0").exists()  # refused before anything trained
     shutil.rmtree(out)
-    (records / "cwd-s0-f0" / "metrics.json").unlink()  # that run to be trained here: its teacher is trained first
+    shutil.rmtree(records / "cwd-s0-f0")  # that run to be trained here: its teacher is trained first
     out = compare(examples=0, **kw)
     assert (out / "teacher-f0" / "weights" / "best.pt").is_file() and (out / "cwd-s0-f0" / "weights").is_dir()
     assert not (out / "teacher-f1").exists()

@@ -17,7 +17,6 @@ Re-running the same command reuses finished runs (metrics.json), resumes interru
 from __future__ import annotations
 
 import hashlib
-import itertools
 import json
 import re
 from pathlib import Path
@@ -175,7 +174,9 @@ RELEVANT = {  # the yolokd settings that change what a method trains
 }
 
 
-def _check_kd_defaults(run_dir: Path, overrides: dict[str, Any]) -> None:
+def _check_kd_defaults(
+    run_dir: Path, overrides: dict[str, Any], fix: str = "pass a new name= or delete that folder"
+) -> None:
     """Refuse to reuse a run whose yolokd settings, defaults included (args.yaml), differ from this one's."""
     import yaml
 
@@ -187,10 +188,7 @@ def _check_kd_defaults(run_dir: Path, overrides: dict[str, Any]) -> None:
     now = check_kd_settings({k: v for k, v in overrides.items() if k in KD_DEFAULTS}, require_teacher=False)
     changed = [f"{k}: {saved.get(k)} -> {now[k]}" for k in keys if k in saved and saved[k] != now[k]]
     if changed:
-        raise SettingsError(
-            f"'{run_dir}' was trained with other yolokd settings ({', '.join(changed)}); "
-            "pass a new name= or delete that folder"
-        )
+        raise SettingsError(f"'{run_dir}' was trained with other yolokd settings ({', '.join(changed)}); {fix}")
 
 
 def run_spec(overrides: dict[str, Any], label: str | None, inputs: dict[str, Any] | None) -> dict[str, Any]:
@@ -243,46 +241,61 @@ def train_run(
         return "resumed"
     run_dir.mkdir(parents=True, exist_ok=True)
     spec_file.write_text(json.dumps(spec, indent=2) + "\n")
-    student = overrides.pop("model")
-    distill(student=student, **overrides)
+    distill(student=overrides["model"], **{k: v for k, v in overrides.items() if k != "model"})
     return "trained"
 
 
 # A record keeps what a finished student run is judged by, without its weights: a few kB that can be committed,
 # so a comparison too long for one machine's lifetime continues on another (``records=DIR``).
-RECORD_FILES = ("yolokd_run.json", "args.yaml", "metrics.json", "results.csv")
+RECORD_FILES = ("args.yaml", "metrics.json", "results.csv")
+RECORD_VERSIONS = ("yolokd", "torch", "ultralytics")  # a record made under other versions is not pooled
 
 
-def save_record(run_dir: Path, records: Path, env: dict[str, Any]) -> None:
-    """Copy a finished run's record files to ``records/<run name>/``, with record.json saying where and when."""
+def save_record(run_dir: Path, records: Path, spec: dict[str, Any], env: dict[str, Any]) -> None:
+    """Write a finished run's record to ``records/<run name>/``: its checked ``spec`` (yolokd_run.json), its
+    RECORD_FILES, and record.json (when it finished, this comparison's environment), written last and moved
+    into place whole, so a record that exists is complete."""
     import shutil
+    import tempfile
     from datetime import datetime
 
-    dest = records / run_dir.name
-    dest.mkdir(parents=True, exist_ok=True)
+    records.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{run_dir.name}.", dir=records))
+    (tmp / "yolokd_run.json").write_text(json.dumps(spec, indent=2) + "\n")
     for f in RECORD_FILES:
         if (run_dir / f).is_file():
-            shutil.copy2(run_dir / f, dest / f)
+            shutil.copy2(run_dir / f, tmp / f)
     best = run_dir / "weights" / "best.pt"
     when = datetime.fromtimestamp(best.stat().st_mtime).astimezone().isoformat(timespec="seconds")
-    (dest / "record.json").write_text(json.dumps({"finished": when, "comparison": env}, indent=2) + "\n")
+    (tmp / "record.json").write_text(json.dumps({"finished": when, "comparison": env}, indent=2) + "\n")
+    dest = records / run_dir.name
+    if dest.exists():
+        shutil.rmtree(dest)
+    tmp.rename(dest)
 
 
-def load_record(rec: Path, overrides: dict[str, Any], label: str, inputs: dict[str, Any], log) -> dict[str, Any]:
-    """The metrics of the recorded run ``rec``, refused (SettingsError) if its settings or inputs differ.
+def has_record(rec: Path | None) -> bool:
+    return rec is not None and (rec / "record.json").is_file()
 
-    A teacher trained here is retrained on each machine and CPU training is not bit-reproducible across
-    machines, so a record's teacher counts as this one when it was trained by the same recipe (settings, fold
+
+def load_record(rec: Path, overrides: dict[str, Any], label: str, inputs: dict[str, Any], env: dict[str, Any]):
+    """The metrics of the recorded run ``rec``, refused (SettingsError) if its settings, inputs or versions differ.
+
+    A fresh machine trains its own fold teachers, and CPU training is not bit-reproducible across machines,
+    so a record's teacher counts as this comparison's when it was trained by the same recipe (settings, fold
     data, starting weights); the run's metrics keep which training it was (``teacher_tensors``, ``teacher_map50``).
     """
     fix = f"delete the record '{rec}' to train that run again, or pass another records= folder"
-    if not (rec / "yolokd_run.json").is_file():
-        raise SettingsError(f"'{rec}' has metrics.json but no yolokd_run.json, so it cannot be checked; {fix}")
     old = json.loads((rec / "yolokd_run.json").read_text())
     if "inputs" not in old:
         raise SettingsError(f"'{rec}' records no input fingerprints, so its data and teacher cannot be checked; {fix}")
-    check_spec(rec, old, run_spec(overrides, label, inputs), fix, log, same_recipe=True)
-    _check_kd_defaults(rec, overrides)
+    made = json.loads((rec / "record.json").read_text())["comparison"].get("versions", {})
+    if changed := [
+        f"{k} {made.get(k)} -> {env['versions'][k]}" for k in RECORD_VERSIONS if made.get(k) != env["versions"][k]
+    ]:
+        raise SettingsError(f"'{rec}' was made under other versions ({', '.join(changed)}); {fix}")
+    check_spec(rec, old, run_spec(overrides, label, inputs), fix, lambda _: None, same_recipe=True)
+    _check_kd_defaults(rec, overrides, fix)
     return json.loads((rec / "metrics.json").read_text())
 
 
@@ -397,12 +410,14 @@ def _metrics(run_dir: Path, how: str, val_args: dict[str, Any], imgsz: int) -> d
     """A finished run's metrics.json, validated (and written) now unless a reused run already has one."""
     from yolokd.report import model_size
 
-    metrics_file = run_dir / "metrics.json"
+    metrics_file, best = run_dir / "metrics.json", run_dir / "weights" / "best.pt"
     if how == "reused" and metrics_file.is_file():
-        return json.loads(metrics_file.read_text())
-    metrics = evaluate(run_dir / "weights" / "best.pt", val_args)
-    metrics.update(last_attention(run_dir))
-    metrics["params_m"], metrics["gflops"] = model_size(str(run_dir / "weights" / "best.pt"), imgsz)
+        metrics = json.loads(metrics_file.read_text())
+    else:
+        metrics = evaluate(best, val_args)
+        metrics.update(last_attention(run_dir))
+    if "params_m" not in metrics:  # (a run validated by yolokd < 0.3 lacks them)
+        metrics["params_m"], metrics["gflops"] = model_size(str(best), imgsz)
     metrics_file.write_text(json.dumps(metrics, indent=2) + "\n")
     return metrics
 
@@ -414,7 +429,7 @@ def _run(out, base, plan, teacher, teacher_epochs, method_list, seed_list, examp
     env = report.environment(seed_list)  # the code and command this comparison starts with
     folds = plan["folds"]
     val_args = {k: base[k] for k in VAL_KEYS if k in base}
-    total = (len(method_list) * len(seed_list) + 1) * (folds or 1)
+    imgsz = int(base.get("imgsz", 640))
     fold_data = write_folds(base["data"], folds, out / "folds") if folds else [Path(base["data"])]
     fold_ids: list[int | None] = list(range(folds)) if folds else [None]
     data_fp = {str(d): fingerprint.dataset(d) for d in fold_data}
@@ -423,16 +438,15 @@ def _run(out, base, plan, teacher, teacher_epochs, method_list, seed_list, examp
 
     # Teachers: one per fold, or the one given; each obtained when a run first needs it. A teacher trained here
     # has seed 0 whatever the students' seeds, so a later comparison on fresh seeds in the same folder reuses it.
-    # With records=, a fold whose distilled runs are all recorded needs no weights: its teacher's record is
-    # enough for the report, and a fresh machine does not retrain it.
+    # With records=, a fold whose distilled runs are all recorded needs no weights: its teacher's record (of the
+    # same recipe) is enough for the report, and a fresh machine does not train it.
     teachers: dict[int, dict[str, Any]] = {}
     records = Path(plan["records"]) if plan["records"] else None
-    counter = itertools.count(1)
 
     def teacher_run(k: int) -> tuple[Path, dict[str, Any], dict[str, Any], str]:
         """The k-th fold's teacher run folder, its settings, its inputs and its recipe fingerprint."""
         t_dir = out / ("teacher" if fold_ids[k] is None else f"teacher-f{fold_ids[k]}")
-        t_over = {k: v for k, v in base.items() if k not in KD_DEFAULTS}
+        t_over = {key: v for key, v in base.items() if key not in KD_DEFAULTS}
         t_over.update(model=str(teacher), data=str(fold_data[k]), kd_method="none", epochs=teacher_epochs, seed=0)
         t_over["name"] = t_dir.name
         t_inputs = {"data": data_fp[str(fold_data[k])], **start_fp}
@@ -440,7 +454,7 @@ def _run(out, base, plan, teacher, teacher_epochs, method_list, seed_list, examp
         return t_dir, t_over, t_inputs, recipe
 
     def get_teacher(k: int, weights: bool) -> dict[str, Any]:
-        """The k-th fold's teacher record (metrics, fingerprint); trained (or reused) here if ``weights``."""
+        """The k-th fold's teacher (metrics, fingerprint, weights); trained (or reused) here if ``weights``."""
         if k in teachers and (teachers[k]["how"] != "recorded" or not weights):
             return teachers[k]
         fold, fdata = fold_ids[k], fold_data[k]
@@ -449,71 +463,79 @@ def _run(out, base, plan, teacher, teacher_epochs, method_list, seed_list, examp
             how, teacher_pt, recipe, t_dir = "given", Path(teacher).resolve(), None, None
         else:
             t_dir, t_over, t_inputs, recipe = teacher_run(k)
-            rec = records / t_dir.name / "metrics.json" if records else None
-            local = (t_dir / "weights" / "best.pt").is_file()
-            if not weights and not local and rec and rec.is_file():
-                t = json.loads(rec.read_text())
+            rec = records / t_dir.name if records else None
+            if not weights and not (t_dir / "weights" / "best.pt").is_file() and has_record(rec):
+                t = json.loads((rec / "metrics.json").read_text())
                 if t.get("fingerprint", {}).get("recipe") == recipe:
-                    teachers[k] = {**t, "how": "recorded"}
-                    _log(f"teacher{where} (recorded, not needed here): {_scores(t)}")
+                    teachers[k] = {**t, "how": "recorded", "weights": str(rec / "weights" / "best.pt")}
+                    _log(f"teacher{where} (recorded in {rec}): {_scores(t)}")
                     return teachers[k]
-            _log(f"[{next(counter)}/{total}] teacher{where} {teacher} ({teacher_epochs} epochs) in {t_dir}")
+            _log(f"teacher{where} {teacher} ({teacher_epochs} epochs) in {t_dir}")
             how = train_run(t_dir, t_over, _log, inputs=t_inputs)
             teacher_pt = t_dir / "weights" / "best.pt"
         t_metrics = evaluate(teacher_pt, {**val_args, "data": str(fdata)})
         _log(f"teacher{where} ({how}): {_scores(t_metrics)}")
         t = {"fold": fold, "weights": str(teacher_pt), "data": str(fdata), "how": how, **t_metrics}
-        t["params_m"], t["gflops"] = report.model_size(str(teacher_pt), int(base.get("imgsz", 640)))
+        t["params_m"], t["gflops"] = report.model_size(str(teacher_pt), imgsz)
         t["fingerprint"] = fingerprint.weights(teacher_pt) | ({"recipe": recipe} if recipe else {})
-        if records and t_dir is not None:  # the latest training of this fold's teacher, for the report
+        if records and t_dir is not None:  # the latest training of this fold's teacher, for a report elsewhere
             (t_dir / "metrics.json").write_text(json.dumps(t, indent=2) + "\n")
-            save_record(t_dir, records, env)
+            save_record(t_dir, records, run_spec(t_over, None, t_inputs), env)
         teachers[k] = t
         return t
 
-    def teacher_path(k: int) -> str:
-        return str(Path(teacher).resolve() if teacher_epochs is None else teacher_run(k)[0] / "weights" / "best.pt")
-
-    runs: list[dict[str, Any]] = []
-    labels = [m for m, _ in method_list]
-    imgsz = int(base.get("imgsz", 640))
-    settings = {**plan, **base}
-    for seed in seed_list:  # seed-major order: an interrupted comparison already has whole seeds
+    # The plan: every (seed, fold, method) run with its settings and inputs, seed-major (an interrupted
+    # comparison already has whole seeds). Records are checked before anything trains.
+    plan_runs = []
+    for seed in seed_list:
         for k, (fold, fdata) in enumerate(zip(fold_ids, fold_data)):
             for label, kd in method_list:
-                i, name = next(counter), f"{run_stem(label)}-s{seed}" + ("" if fold is None else f"-f{fold}")
+                name = f"{run_stem(label)}-s{seed}" + ("" if fold is None else f"-f{fold}")
                 over = {**base, **kd, "data": str(fdata), "model": plan["student"], "epochs": plan["epochs"]}
                 over.update(seed=seed, name=name)
                 inputs = {"data": data_fp[str(fdata)], **student_fp}
                 rec = records / name if records else None
-                recorded = rec is not None and (rec / "metrics.json").is_file()
-                recorded = recorded and not (out / name / "metrics.json").is_file()
-                distilled = kd["kd_method"] != "none"
-                if distilled:
-                    over["teacher"] = teacher_path(k)
-                    if recorded and teacher_epochs is not None:  # checked by recipe: no need to train it here
-                        inputs["teacher"] = {"file": over["teacher"], "recipe": teacher_run(k)[3]}
-                    else:
-                        inputs["teacher"] = get_teacher(k, weights=True)["fingerprint"]
+                recorded = has_record(rec) and not (out / name / "metrics.json").is_file()
+                if kd["kd_method"] != "none":
+                    if teacher_epochs is None:
+                        over["teacher"] = str(Path(teacher).resolve())
+                        inputs["teacher"] = get_teacher(k, weights=False)["fingerprint"]
+                    else:  # known by its recipe until a run trains from its weights
+                        t_path = teacher_run(k)[0] / "weights" / "best.pt"
+                        over["teacher"], inputs["teacher"] = (
+                            str(t_path),
+                            {"file": str(t_path), "recipe": teacher_run(k)[3]},
+                        )
+                metrics = load_record(rec, over, label, inputs, env) if recorded else None
                 what = f"{label} seed {seed}" + ("" if fold is None else f" fold {fold}")
-                _log(f"[{i}/{total}] {what} in {out / name}")
-                if recorded:
-                    metrics, how = load_record(rec, over, label, inputs, _log), "recorded"
-                else:
-                    how = train_run(out / name, over, _log, label, inputs)
-                    metrics = _metrics(out / name, how, {**val_args, "data": str(fdata)}, imgsz)
-                    if distilled and "teacher_map50" not in metrics:  # which training of the teacher
-                        t = get_teacher(k, weights=True)
-                        metrics.update(teacher_map50=t["map50"], teacher_tensors=t["fingerprint"].get("tensors_sha256"))
-                        (out / name / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
-                    if rec is not None and not (rec / "metrics.json").is_file():
-                        save_record(out / name, records, env)
-                _log(f"[{i}/{total}] {what} ({how}): {_scores(metrics)}")
-                run = {"label": label, "seed": seed, "fold": fold, "data": str(fdata), "run_dir": str(out / name)}
-                runs.append({**run, "weights": str(out / name / "weights" / "best.pt"), "how": how, **metrics})
-                get_teacher(k, weights=False)
-                teacher_rec = report.pool_teachers(str(teacher), [teachers[j] for j in sorted(teachers)])
-                report.write_tables(out, teacher_rec, runs, labels, settings)
+                plan_runs.append((seed, k, fold, fdata, label, kd, name, over, inputs, rec, metrics, what))
+
+    runs: list[dict[str, Any]] = []
+    labels = [m for m, _ in method_list]
+    settings = {**plan, **base}
+    total = len(plan_runs)
+    for i, (seed, k, fold, fdata, label, kd, name, over, inputs, rec, metrics, what) in enumerate(plan_runs, 1):
+        distilled = kd["kd_method"] != "none"
+        _log(f"[{i}/{total}] {what} in {out / name}")
+        if metrics is not None:
+            how, run_dir = "recorded", rec
+        else:
+            if distilled:
+                inputs["teacher"] = get_teacher(k, weights=True)["fingerprint"]
+            how, run_dir = train_run(out / name, over, _log, label, inputs), out / name
+            metrics = _metrics(run_dir, how, {**val_args, "data": str(fdata)}, imgsz)
+            if distilled and "teacher_map50" not in metrics:  # which training of the teacher
+                t = get_teacher(k, weights=True)
+                metrics.update(teacher_map50=t["map50"], teacher_tensors=t["fingerprint"].get("tensors_sha256"))
+                (run_dir / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
+            if rec is not None and not has_record(rec):
+                save_record(run_dir, records, run_spec(over, label, inputs), env)
+        _log(f"[{i}/{total}] {what} ({how}): {_scores(metrics)}")
+        run = {"label": label, "seed": seed, "fold": fold, "data": str(fdata), "run_dir": str(run_dir)}
+        runs.append({**run, "weights": str(run_dir / "weights" / "best.pt"), "how": how, **metrics})
+        get_teacher(k, weights=False)
+        teacher_rec = report.pool_teachers(str(teacher), [teachers[j] for j in sorted(teachers)])
+        report.write_tables(out, teacher_rec, runs, labels, settings)
 
     files = report.write_all(out, teacher_rec, runs, labels, settings, env, imgsz, examples, examples_conf)
     print((out / "table.md").read_text(encoding="utf-8"), flush=True)

@@ -3,8 +3,9 @@
 A dataset's fingerprint is its number of images, a hash of their paths and sizes, and a hash of its
 label files' contents (fixing a label or adding an image changes it; ~10⁴ images take about a second).
 A weights file's fingerprint is its size, its SHA-256 and a SHA-256 of its model's tensors: a checkpoint
-records the date it was written, so a teacher retrained bit for bit on another day (or another machine of
-the same kind) has another file hash but the same tensors, and runs recorded against it stay valid.
+records the date it was written, so the same weights saved again (a teacher retrained bit for bit on the same
+machine) have another file hash but the same tensors. A teacher trained by ``yolokd compare`` also carries its
+recipe (settings, data, starting weights), which is what a committed record checks (``compare records=``).
 """
 
 from __future__ import annotations
@@ -67,7 +68,7 @@ def same_weights(old: dict[str, Any], new: dict[str, Any]) -> bool:
     """Two weights fingerprints name the same model: equal tensors where both know them, else equal files."""
     if "tensors_sha256" in old and "tensors_sha256" in new:
         return old["tensors_sha256"] == new["tensors_sha256"]
-    return old.get("sha256") == new.get("sha256")
+    return old.get("sha256") is not None and old.get("sha256") == new.get("sha256")
 
 
 def changes(old: dict[str, Any], new: dict[str, Any], same_recipe: bool = False) -> list[str]:

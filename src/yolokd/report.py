@@ -213,11 +213,25 @@ def _fold_lines(teacher: dict, runs: list[dict], labels: list[str]) -> list[str]
         lines.append(f"| {t['fold']} | {t['val_boxes']} | {_fmt(t['map50'])} | " + " | ".join(cells) + " |")
     if extra:
         lines.append(
-            "\nThe fold teachers are retrained on each machine a comparison continues on (records=), and CPU "
-            "training is not bit-reproducible across machines: the last column gives the validation mAP50 of each "
-            "training whose students are in the table; `teacher` is this machine's."
+            "\nA comparison continued from records (records=) trains its fold teachers again where it needs them, "
+            "and CPU training is not bit-reproducible across machines: the last column gives the validation mAP50 "
+            "of each training of the fold's teacher whose students are in the table; `teacher` is the latest one."
         )
     return lines
+
+
+def _teacher_note(teacher: dict, runs: list[dict]) -> list[str]:
+    """Without folds: a line naming the other trainings of the teacher that recorded runs were distilled from."""
+    here = teacher.get("fingerprint", {}).get("tensors_sha256")
+    other = {r["teacher_tensors"]: r["teacher_map50"] for r in runs if r.get("teacher_tensors") not in (None, here)}
+    if not other:
+        return []
+    maps = ", ".join(_fmt(v) for v in sorted(other.values()))
+    return [
+        "",
+        f"Some distilled runs come from records (records=) of other trainings of the teacher (mAP50 {maps}); "
+        "`teacher` is the latest training.",
+    ]
 
 
 def write_tables(out: Path, teacher: dict, runs: list[dict], labels: list[str], settings: dict[str, Any]) -> list[dict]:
@@ -260,7 +274,7 @@ def write_tables(out: Path, teacher: dict, runs: list[dict], labels: list[str], 
         at = {r["label"]: r["map50"] for r in runs if (r["seed"], r.get("fold")) == (s_, f_)}
         cells = [_fmt(at.get(m)) for m in labels]
         per_pair.append(f"| {s_}{'' if f_ is None else f' / {f_}'} | " + " | ".join(cells) + " |")
-    per_pair += _fold_lines(teacher, runs, labels) if folded else []
+    per_pair += _fold_lines(teacher, runs, labels) if folded else _teacher_note(teacher, runs)
     attn = _attention_lines(runs, labels)
     note = [
         *attn,
@@ -468,5 +482,7 @@ def write_all(
             examples_conf,
             settings.get("device"),
         )
+    else:
+        (out / "examples.png").unlink(missing_ok=True)  # no stale drawing of an earlier state
     names = ("table.md", "table.csv", "map.png", "examples.png", "summary.json", "env.json")
     return [out / n for n in names if (out / n).is_file()]

@@ -261,6 +261,7 @@ def save_record(run_dir: Path, records: Path, spec: dict[str, Any], env: dict[st
 
     records.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{run_dir.name}.", dir=records))
+    tmp.chmod(0o755)  # (mkdtemp makes it private)
     (tmp / "yolokd_run.json").write_text(json.dumps(spec, indent=2) + "\n")
     for f in RECORD_FILES:
         if (run_dir / f).is_file():

@@ -479,7 +479,10 @@ def _run(out, base, plan, teacher, teacher_epochs, method_list, seed_list, examp
         t = {"fold": fold, "weights": str(teacher_pt), "data": str(fdata), "how": how, **t_metrics}
         t["params_m"], t["gflops"] = report.model_size(str(teacher_pt), imgsz)
         t["fingerprint"] = fingerprint.weights(teacher_pt) | ({"recipe": recipe} if recipe else {})
-        if records and t_dir is not None:  # the latest training of this fold's teacher, for a report elsewhere
+        rec = records / t_dir.name if records and t_dir is not None else None
+        if rec is not None and not (  # the latest training of this fold's teacher, for a report elsewhere
+            has_record(rec) and json.loads((rec / "metrics.json").read_text())["fingerprint"] == t["fingerprint"]
+        ):
             (t_dir / "metrics.json").write_text(json.dumps(t, indent=2) + "\n")
             save_record(t_dir, records, run_spec(t_over, None, t_inputs), env)
         teachers[k] = t
@@ -502,11 +505,9 @@ def _run(out, base, plan, teacher, teacher_epochs, method_list, seed_list, examp
                         over["teacher"] = str(Path(teacher).resolve())
                         inputs["teacher"] = get_teacher(k, weights=False)["fingerprint"]
                     else:  # known by its recipe until a run trains from its weights
-                        t_path = teacher_run(k)[0] / "weights" / "best.pt"
-                        over["teacher"], inputs["teacher"] = (
-                            str(t_path),
-                            {"file": str(t_path), "recipe": teacher_run(k)[3]},
-                        )
+                        t_dir, _, _, recipe = teacher_run(k)
+                        over["teacher"] = str(t_dir / "weights" / "best.pt")
+                        inputs["teacher"] = {"file": over["teacher"], "recipe": recipe}
                 metrics = load_record(rec, over, label, inputs, env) if recorded else None
                 what = f"{label} seed {seed}" + ("" if fold is None else f" fold {fold}")
                 plan_runs.append((seed, k, fold, fdata, label, kd, name, over, inputs, rec, metrics, what))
@@ -522,11 +523,11 @@ def _run(out, base, plan, teacher, teacher_epochs, method_list, seed_list, examp
             how, run_dir = "recorded", rec
         else:
             if distilled:
-                inputs["teacher"] = get_teacher(k, weights=True)["fingerprint"]
+                t = get_teacher(k, weights=True)
+                inputs["teacher"] = t["fingerprint"]
             how, run_dir = train_run(out / name, over, _log, label, inputs), out / name
             metrics = _metrics(run_dir, how, {**val_args, "data": str(fdata)}, imgsz)
             if distilled and "teacher_map50" not in metrics:  # which training of the teacher
-                t = get_teacher(k, weights=True)
                 metrics.update(teacher_map50=t["map50"], teacher_tensors=t["fingerprint"].get("tensors_sha256"))
                 (run_dir / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
             if rec is not None and not has_record(rec):

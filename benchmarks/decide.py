@@ -9,6 +9,11 @@ the running mean stays within 0.01 of its final value (the plateau).
 ``verdict TABLE_CSV PICKED``: the confirmation's reading in three lines of Markdown: the picked
 configuration's and native's paired Δ mAP50 vs ``none`` with their 95 % intervals, the gap closed, and
 whether the picked one wins (interval above 0 and mean Δ at least native's on the same pairs).
+
+``power SUMMARY_JSON [--target 0.01] [--seeds 6]``: how finely a confirmation of this size can resolve: the
+spread of the paired Δ mAP50 vs ``none`` across the pairs of each configuration (pooled over
+configurations), the 95 % half-width it gives with ``--seeds`` seeds over the summary's folds, and how many
+seeds a half-width of ``--target`` needs.
 """
 
 from __future__ import annotations
@@ -16,8 +21,11 @@ from __future__ import annotations
 import argparse
 import csv
 import json
+import math
 import statistics
 from pathlib import Path
+
+from yolokd.report import t975
 
 
 def map50_curve(run_dir: Path) -> list[float]:
@@ -108,6 +116,33 @@ def verdict(table: Path, picked: str) -> str:
     return "\n".join(lines)
 
 
+def power(summary: Path, target: float = 0.01, seeds: int = 6) -> str:
+    """The confirmation's resolution, estimated from a comparison's paired Δ mAP50 (see the module doc)."""
+    runs = json.loads(summary.read_text())["runs"]
+    base = {(r["seed"], r["fold"]): r["map50"] for r in runs if r["label"] == "none"}
+    deltas: dict[str, list[float]] = {}
+    for r in runs:
+        if r["label"] != "none" and (r["seed"], r["fold"]) in base:
+            deltas.setdefault(r["label"], []).append(r["map50"] - base[r["seed"], r["fold"]])
+    groups = [d for d in deltas.values() if len(d) > 1]
+    dof = sum(len(d) - 1 for d in groups)
+    if not dof:
+        return "power: no configuration has two pairs yet; no spread to estimate."
+    sd = math.sqrt(sum((x - statistics.fmean(d)) ** 2 for d in groups for x in d) / dof)
+    folds = len({r["fold"] for r in runs})
+    per_seed = sd / math.sqrt(folds)  # a seed's mean Δ over its folds, folds taken as independent
+
+    def half(n: int) -> float:
+        return t975(n - 1) * per_seed / math.sqrt(n)
+
+    need = next((n for n in range(2, 10_001) if half(n) <= target), None)
+    return (
+        f"power: paired Δ mAP50 spreads sd {sd:.3f} across pairs ({len(groups)} configurations, {dof} degrees of"
+        f" freedom); with {folds} folds per seed, {seeds} seeds give a 95 % half-width of ±{half(seeds):.3f};"
+        f" ±{target:.3f} needs {need if need else 'more than 10000'} seeds ({need * folds if need else '—'} runs per model)."
+    )
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     sub = ap.add_subparsers(dest="cmd", required=True)
@@ -119,11 +154,17 @@ def main() -> None:
     v = sub.add_parser("verdict")
     v.add_argument("table", type=Path)
     v.add_argument("picked")
+    w = sub.add_parser("power")
+    w.add_argument("summary", type=Path)
+    w.add_argument("--target", type=float, default=0.01)
+    w.add_argument("--seeds", type=int, default=6)
     args = ap.parse_args()
     if args.cmd == "curves":
         curves(args.compare_dir, args.png)
     elif args.cmd == "pick":
         print(pick(args.table))
+    elif args.cmd == "power":
+        print(power(args.summary, args.target, args.seeds))
     else:
         print(verdict(args.table, args.picked))
 

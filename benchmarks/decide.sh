@@ -13,7 +13,10 @@
 #   2 select   the grid, seed 0 x 3 folds = 3 pairs per configuration (choosing, not deciding)
 #   3 confirm  none, native and the grid's best (highest mean paired Δ mAP50) on fresh seeds 10-15 x 3 folds
 #              = 18 runs per model; the 95 % interval is over the 6 seeds, each the mean Δ of its 3 folds
-#              (folds share training images): about ±0.012 when seeds' mean Δ differ by sd 0.012
+#              (folds share training images): about ±0.012 when seeds' mean Δ differ by sd 0.012; power.md
+#              (decide.py power) estimates the half-width from the spread of the grid's own pairs
+#   4 curves   none and the grid's best for 150 epochs on the standard split, validated every epoch: the
+#              plateau shown for the configuration picked (skipped when step 1 already ran it)
 # Cost on 2 CPU cores without other load: about 5 min per plain and 11 min per distilled student
 # (2 and 4.4 s per epoch), 10 min per teacher; select about 5.5 h, confirm about 8 h: it spans sessions,
 # and a session's machine does not outlive it. So every finished student run is recorded in
@@ -24,10 +27,10 @@
 # same recipe (settings, fold data, starting weights); the per-fold table lists each teacher training used.
 # WORKDIR must be the records' (/work/bench: settings and data fingerprints hold absolute paths).
 # Usage: bash benchmarks/decide.sh [WORKDIR] [STEP...]   (default: all steps)
-# Reports are copied to benchmarks/results/decide_cpu/{plateau,select,confirm}/.
+# Reports are copied to benchmarks/results/decide_cpu/{plateau,select,confirm,curves}/.
 source "$(dirname "$0")/_common.sh"
 shift || true
-STEPS="${*:-plateau select confirm}"
+STEPS="${*:-plateau select confirm curves}"
 R=benchmarks/results/decide_cpu
 EPOCHS=150
 COMMON=(student=yolov8n.yaml recipe=paper imgsz=320 batch=8 nbs=8 plots=False project="$W")
@@ -53,6 +56,7 @@ for step in $STEPS; do
     select)
       $Y compare "${COMMON[@]}" "${FOLDS[@]}" methods="$GRID" seeds=1 name=decide
       report decide "$R/select"
+      .venv/bin/python benchmarks/decide.py power "$R/select/summary.json" | tee "$R/select/power.md"
       ;;
     confirm)
       BEST=$(.venv/bin/python benchmarks/decide.py pick "$R/select/table.csv")
@@ -63,7 +67,17 @@ for step in $STEPS; do
       report decide "$R/confirm"
       .venv/bin/python benchmarks/decide.py verdict "$R/confirm/table.csv" "$BEST" > "$R/confirm/verdict.md"
       cat "$R/confirm/verdict.md"
+      .venv/bin/python benchmarks/decide.py power "$R/confirm/summary.json" | tee "$R/confirm/power.md"
       ;;
-    *) echo "unknown step '$step' (plateau, select, confirm)" >&2; exit 2 ;;
+    curves)
+      BEST=$(cat "$R/select/picked.txt")
+      if [ "$BEST" = "cwd@kd_weight=10@kd_tau=1" ]; then echo "curves: $BEST is in plateau/ already"; continue; fi
+      teacher_fall
+      $Y compare "${COMMON[@]}" data="$W/trees/data.yaml" teacher="$W/teacher-fall/weights/best.pt" \
+        methods="none,$BEST" seeds=1 epochs=$EPOCHS name=curves
+      report curves "$R/curves"
+      .venv/bin/python benchmarks/decide.py curves "$W/curves" --png "$R/curves/curves.png" > "$R/curves/curves.md"
+      ;;
+    *) echo "unknown step '$step' (plateau, select, confirm, curves)" >&2; exit 2 ;;
   esac
 done

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import json
 import importlib.util
 from pathlib import Path
 
@@ -59,3 +60,20 @@ def test_verdict_follows_the_issues_rule(tmp_path, best, native, picked, says):
 def test_pick_is_the_highest_mean_delta_and_never_the_plain_student(tmp_path):
     rows = {"native": (0.61, 0.01, 0, 0), "cwd": (0.62, 0.02, 0, 0), "response@kd_cls=1": (0.59, -0.01, 0, 0)}
     assert decide.pick(_table(tmp_path / "t.csv", rows)) == "cwd"
+
+
+def test_power_pools_each_configurations_spread_and_counts_the_seeds_needed(tmp_path):
+    """Δ per fold: cwd 0.01/0.03/0.05, native 0.00/0.02/-0.02 -> pooled sd sqrt(0.0016 / 4) = 0.02; a seed's
+    mean over 3 folds has sd 0.02/sqrt(3); 6 seeds: 2.571 * 0.011547 / sqrt(6) = 0.0121; ±0.01 needs 8 seeds
+    (7: 2.447 * 0.011547 / sqrt(7) = 0.0107; 8: 2.365 * 0.011547 / sqrt(8) = 0.0097). A configuration with one
+    pair has no spread and is left out."""
+    runs = [{"label": "none", "seed": 0, "fold": f, "map50": 0.5 + 0.1 * f} for f in range(3)]
+    for label, ds in {"cwd": (0.01, 0.03, 0.05), "native": (0.0, 0.02, -0.02), "cwd_attn": (0.4,)}.items():
+        runs += [{"label": label, "seed": 0, "fold": f, "map50": 0.5 + 0.1 * f + d} for f, d in enumerate(ds)]
+    (tmp_path / "summary.json").write_text(json.dumps({"runs": runs}))
+    text = decide.power(tmp_path / "summary.json")
+    assert "sd 0.020 across pairs (2 configurations, 4 degrees of freedom)" in text
+    assert "6 seeds give a 95 % half-width of ±0.012" in text
+    assert "±0.010 needs 8 seeds (24 runs per model)" in text
+    (tmp_path / "one.json").write_text(json.dumps({"runs": runs[:3] + runs[-1:]}))
+    assert "no spread to estimate" in decide.power(tmp_path / "one.json")

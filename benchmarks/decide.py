@@ -136,10 +136,11 @@ def power(summary: Path, target: float = 0.01, seeds: int = 6) -> str:
         return t975(n - 1) * per_seed / math.sqrt(n)
 
     need = next((n for n in range(2, 10_001) if half(n) <= target), None)
+    needs = f"{need} seeds ({need * folds} runs per model)" if need else "more than 10000 seeds"
     return (
         f"power: paired Δ mAP50 spreads sd {sd:.3f} across pairs ({len(groups)} configurations, {dof} degrees of"
         f" freedom); with {folds} folds per seed, {seeds} seeds give a 95 % half-width of ±{half(seeds):.3f};"
-        f" ±{target:.3f} needs {need if need else 'more than 10000'} seeds ({need * folds if need else '—'} runs per model)."
+        f" ±{target:.3f} needs {needs}."
     )
 
 

@@ -7,12 +7,13 @@ import json
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 from conftest import TINY
 
 from yolokd.cfg import SettingsError
-from yolokd.compare import compare, parse_methods, parse_seeds, run_stem
+from yolokd.compare import compare, has_record, parse_methods, parse_seeds, run_stem
 from yolokd.report import mean_ci, t975
 
 ARGS = {k: v for k, v in TINY.items() if k not in ("epochs", "seed", "exist_ok")}
@@ -292,6 +293,7 @@ def test_compare_continues_from_records_on_another_machine(tmp_path, data, teach
         for f in ("yolokd_run.json", "args.yaml", "metrics.json", "results.csv", "record.json"):
             assert (records / run / f).is_file(), (run, f)
         assert not (records / run / "weights").exists()
+    assert sorted(p.name for p in records.iterdir()) == ["cwd-s0", "none-s0"]  # no temporary folder left
     assert json.loads((records / "cwd-s0" / "record.json").read_text())["comparison"]["versions"]["yolokd"]
     capsys.readouterr()
 
@@ -307,15 +309,68 @@ def test_compare_continues_from_records_on_another_machine(tmp_path, data, teach
 
     with pytest.raises(SettingsError, match=r"records.none-s0' was trained with other settings \(epochs: 1 -> 2\)"):
         compare(project=str(tmp_path / "e2"), name="c", examples=0, **{**kw, "epochs": 2})
+    shutil.copytree(data.parent, tmp_path / "moved")  # the work folder moved: the record is fine, the paths differ
+    with pytest.raises(SettingsError, match=r"none-s0' was made with its inputs at other paths \(data: .*project="):
+        compare(
+            project=str(tmp_path / "e2"), name="c", examples=0, **{**kw, "data": str(tmp_path / "moved" / data.name)}
+        )
     made = json.loads((records / "none-s0" / "record.json").read_text())
     made["comparison"]["versions"]["ultralytics"] = "8.3.0"
     (records / "none-s0" / "record.json").write_text(json.dumps(made))
     with pytest.raises(SettingsError, match=r"none-s0' was made under other versions \(ultralytics 8.3.0 -> "):
         compare(project=str(tmp_path / "e2"), name="c", examples=0, **kw)
-    shutil.rmtree(records / "none-s0")  # trained again below
+    shutil.rmtree(records / "none-s0")  # out of the way: the refusal below is cwd-s0's, found while planning
     next(iter(ckpt["model"].parameters())).data.add_(1e-3)
     torch.save(ckpt, my_teacher)  # a teacher that trained differently
     with pytest.raises(
         SettingsError, match=r"records.cwd-s0' was trained on other inputs: the teacher file .* changed"
     ):
         compare(project=str(tmp_path / "e3"), name="c", examples=0, **kw)
+
+
+def test_report_under_way_names_the_folds_validated_so_far(tmp_path, teacher):
+    from yolokd.report import pool_teachers, write_tables
+
+    w = str(teacher)
+    t0 = {
+        "fold": 0,
+        "weights": w,
+        "how": "trained",
+        "map50": 0.6,
+        "map50_95": 0.3,
+        "precision": 0.7,
+        "recall": 0.5,
+        "val_boxes": 317,
+    }
+    runs = [{"label": m, "seed": 0, "fold": 0, "weights": w, "map50": v, "map50_95": v / 2} for m, v in
+            (("none", 0.40), ("cwd", 0.45))]  # fmt: skip
+    settings = {"data": "d.yaml", "imgsz": 64, "epochs": 1, "folds": 3}
+    write_tables(tmp_path, pool_teachers("t.yaml", [t0]), runs, ["none", "cwd"], settings)
+    assert "(317 validation boxes over 1 of 3 folds so far)" in (tmp_path / "table.md").read_text()
+    t2 = [{**t0, "fold": f, "val_boxes": 300 + f} for f in range(3)]
+    write_tables(tmp_path, pool_teachers("t.yaml", t2), runs, ["none", "cwd"], settings)
+    assert "(903 validation boxes over 3 folds)" in (tmp_path / "table.md").read_text()
+
+
+def test_save_record_replaces_a_record_whole_or_not_at_all(tmp_path, monkeypatch):
+    from yolokd.compare import save_record
+
+    run, records = tmp_path / "run", tmp_path / "records"
+    (run / "weights").mkdir(parents=True)
+    (run / "weights" / "best.pt").write_text("weights")
+    (run / "metrics.json").write_text("{}")
+    save_record(run, records, {"epochs": 1}, {})
+    save_record(run, records, {"epochs": 2}, {})
+    assert [p.name for p in records.iterdir()] == ["run"] and has_record(records / "run")
+    rename = Path.rename
+
+    def fails_into_place(self, target):  # the new record cannot be moved into place (a full disk, say)
+        if self.name.startswith(".run.") and not self.name.endswith(".old"):
+            raise OSError("No space left on device")
+        return rename(self, target)
+
+    monkeypatch.setattr(Path, "rename", fails_into_place)
+    with pytest.raises(OSError, match="No space"):
+        save_record(run, records, {"epochs": 3}, {})
+    assert [p.name for p in records.iterdir()] == ["run"]  # no debris, and the old record kept
+    assert json.loads((records / "run" / "yolokd_run.json").read_text()) == {"epochs": 2}

@@ -13,7 +13,7 @@ import yaml
 from conftest import TINY
 
 from yolokd.cfg import SettingsError
-from yolokd.compare import compare
+from yolokd.compare import compare, has_record
 from yolokd.data.folds import _cut, assign, read_dataset, write_folds
 
 ARGS = {k: v for k, v in TINY.items() if k not in ("epochs", "seed", "exist_ok")}
@@ -137,6 +137,12 @@ def test_compare_with_folds_trains_a_teacher_per_fold(data, tmp_path, capsys):
     table = (out / "table.md").read_text()
     assert f"({boxes} validation boxes over 2 folds)" in table and "Per fold" in table and "| 0 / 1 |" in table
     assert (out / "examples.png").is_file()
+    made = (records / "teacher-f0" / "record.json").read_text()
+    compare(examples=0, **kw)  # everything reused: the teacher's record is not rewritten
+    assert (records / "teacher-f0" / "record.json").read_text() == made
+    (records / "teacher-f0" / "metrics.json").unlink()
+    assert not has_record(records / "teacher-f0")  # a record copied in part is none
+    (records / "teacher-f0" / "metrics.json").write_text((out / "teacher-f0" / "metrics.json").read_text())
 
     # A fresh machine retrains the fold teachers (on another CPU, not bit for bit) and reuses the committed
     # records of runs distilled from a teacher of the same recipe; a teacher of another recipe is refused.

@@ -261,22 +261,37 @@ def save_record(run_dir: Path, records: Path, spec: dict[str, Any], env: dict[st
 
     records.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{run_dir.name}.", dir=records))
-    tmp.chmod(0o755)  # (mkdtemp makes it private)
-    (tmp / "yolokd_run.json").write_text(json.dumps(spec, indent=2) + "\n")
-    for f in RECORD_FILES:
-        if (run_dir / f).is_file():
-            shutil.copy2(run_dir / f, tmp / f)
-    best = run_dir / "weights" / "best.pt"
-    when = datetime.fromtimestamp(best.stat().st_mtime).astimezone().isoformat(timespec="seconds")
-    (tmp / "record.json").write_text(json.dumps({"finished": when, "comparison": env}, indent=2) + "\n")
-    dest = records / run_dir.name
-    if dest.exists():
-        shutil.rmtree(dest)
-    tmp.rename(dest)
+    dest, aside = records / run_dir.name, records / f".{run_dir.name}.old"
+    try:
+        tmp.chmod(0o755)  # (mkdtemp makes it private)
+        (tmp / "yolokd_run.json").write_text(json.dumps(spec, indent=2) + "\n")
+        for f in RECORD_FILES:
+            if (run_dir / f).is_file():
+                shutil.copy2(run_dir / f, tmp / f)
+        best = run_dir / "weights" / "best.pt"
+        when = datetime.fromtimestamp(best.stat().st_mtime).astimezone().isoformat(timespec="seconds")
+        (tmp / "record.json").write_text(json.dumps({"finished": when, "comparison": env}, indent=2) + "\n")
+        shutil.rmtree(aside, ignore_errors=True)
+        if dest.exists():  # the old record stays whole until the new one is in place
+            dest.rename(aside)
+        try:
+            tmp.rename(dest)
+        except BaseException:
+            if aside.exists() and not dest.exists():
+                aside.rename(dest)
+            raise
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+        shutil.rmtree(aside, ignore_errors=True)
 
 
 def has_record(rec: Path | None) -> bool:
-    return rec is not None and (rec / "record.json").is_file()
+    """Whether ``rec`` is a whole record (a folder copied in part, say by a partial ``git add``, is not one)."""
+    return rec is not None and all((rec / f).is_file() for f in ("record.json", "yolokd_run.json", "metrics.json"))
+
+
+def record_metrics(rec: Path) -> dict[str, Any]:
+    return json.loads((rec / "metrics.json").read_text())
 
 
 def load_record(rec: Path, overrides: dict[str, Any], label: str, inputs: dict[str, Any], env: dict[str, Any]):
@@ -288,6 +303,13 @@ def load_record(rec: Path, overrides: dict[str, Any], label: str, inputs: dict[s
     """
     fix = f"delete the record '{rec}' to train that run again, or pass another records= folder"
     old = json.loads((rec / "yolokd_run.json").read_text())
+    new = run_spec(overrides, label, inputs)
+    if moved := [k for k in ("data", "teacher") if k in old and old[k] != new.get(k) and _moved(old[k], new.get(k))]:
+        raise SettingsError(
+            f"'{rec}' was made with its inputs at other paths ({', '.join(f'{k}: {old[k]}' for k in moved)}): "
+            "records keep absolute paths, so run this comparison with the work folder (project=) the records "
+            "were made in to reuse them; nothing is wrong with the record"
+        )
     if "inputs" not in old:
         raise SettingsError(f"'{rec}' records no input fingerprints, so its data and teacher cannot be checked; {fix}")
     made = json.loads((rec / "record.json").read_text())["comparison"].get("versions", {})
@@ -295,9 +317,14 @@ def load_record(rec: Path, overrides: dict[str, Any], label: str, inputs: dict[s
         f"{k} {made.get(k)} -> {env['versions'][k]}" for k in RECORD_VERSIONS if made.get(k) != env["versions"][k]
     ]:
         raise SettingsError(f"'{rec}' was made under other versions ({', '.join(changed)}); {fix}")
-    check_spec(rec, old, run_spec(overrides, label, inputs), fix, lambda _: None, same_recipe=True)
+    check_spec(rec, old, new, fix, lambda _: None, same_recipe=True)
     _check_kd_defaults(rec, overrides, fix)
-    return json.loads((rec / "metrics.json").read_text())
+    return record_metrics(rec)
+
+
+def _moved(old: Any, new: Any) -> bool:
+    """Whether two absolute paths name the same file in another folder (a work folder moved or renamed)."""
+    return isinstance(old, str) and isinstance(new, str) and old.startswith("/") and Path(old).name == Path(new).name
 
 
 def evaluate(weights: Path, val_args: dict[str, Any]) -> dict[str, Any]:
@@ -466,7 +493,7 @@ def _run(out, base, plan, teacher, teacher_epochs, method_list, seed_list, examp
             t_dir, t_over, t_inputs, recipe = teacher_run(k)
             rec = records / t_dir.name if records else None
             if not weights and not (t_dir / "weights" / "best.pt").is_file() and has_record(rec):
-                t = json.loads((rec / "metrics.json").read_text())
+                t = record_metrics(rec)
                 if t.get("fingerprint", {}).get("recipe") == recipe:
                     teachers[k] = {**t, "how": "recorded", "weights": str(rec / "weights" / "best.pt")}
                     _log(f"teacher{where} (recorded in {rec}): {_scores(t)}")
@@ -481,7 +508,7 @@ def _run(out, base, plan, teacher, teacher_epochs, method_list, seed_list, examp
         t["fingerprint"] = fingerprint.weights(teacher_pt) | ({"recipe": recipe} if recipe else {})
         rec = records / t_dir.name if records and t_dir is not None else None
         if rec is not None and not (  # the latest training of this fold's teacher, for a report elsewhere
-            has_record(rec) and json.loads((rec / "metrics.json").read_text())["fingerprint"] == t["fingerprint"]
+            has_record(rec) and record_metrics(rec)["fingerprint"] == t["fingerprint"]
         ):
             (t_dir / "metrics.json").write_text(json.dumps(t, indent=2) + "\n")
             save_record(t_dir, records, run_spec(t_over, None, t_inputs), env)

@@ -243,7 +243,10 @@ def write_tables(out: Path, teacher: dict, runs: list[dict], labels: list[str], 
             row["params_m"], row["gflops"] = model_size(row["weights"], imgsz)
     seeds = sorted({r["seed"] for r in runs})
     k = settings.get("folds")
+    reached = len(teacher.get("folds", ())) or k  # a comparison under way has validated only some folds
     boxes = f"{teacher.get('val_boxes')} validation boxes" + (f" over {k} folds" if k else "")
+    if k and reached < k:
+        boxes = f"{teacher.get('val_boxes')} validation boxes over {reached} of {k} folds so far"
     head = (
         f"# yolokd compare — {title(settings, teacher)}\n\n"
         f"data `{settings.get('data')}` ({boxes}) · {settings.get('epochs')} epochs · "

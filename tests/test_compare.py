@@ -315,6 +315,15 @@ def test_compare_continues_from_records_on_another_machine(tmp_path, data, teach
             project=str(tmp_path / "e2"), name="c", examples=0, **{**kw, "data": str(tmp_path / "moved" / data.name)}
         )
     made = json.loads((records / "none-s0" / "record.json").read_text())
+    made["comparison"]["training_code"]["losses/cwd.py"] = "0" * 64  # the CWD loss edited since
+    (records / "none-s0" / "record.json").write_text(json.dumps(made))
+    with pytest.raises(SettingsError, match=r"none-s0' was trained by other yolokd code: losses/cwd.py changed since"):
+        compare(project=str(tmp_path / "e2"), name="c", examples=0, **kw)
+    del made["comparison"]["training_code"]  # a record from before code fingerprints, of an unknown revision
+    made["comparison"]["git_revision"] = "0" * 40
+    (records / "none-s0" / "record.json").write_text(json.dumps(made))
+    with pytest.raises(SettingsError, match=r"predates code fingerprints and its git revision 0+ is not in a checkout"):
+        compare(project=str(tmp_path / "e2"), name="c", examples=0, **kw)
     made["comparison"]["versions"]["ultralytics"] = "8.3.0"
     (records / "none-s0" / "record.json").write_text(json.dumps(made))
     with pytest.raises(SettingsError, match=r"none-s0' was made under other versions \(ultralytics 8.3.0 -> "):

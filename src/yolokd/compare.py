@@ -19,6 +19,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -317,9 +318,38 @@ def load_record(rec: Path, overrides: dict[str, Any], label: str, inputs: dict[s
         f"{k} {made.get(k)} -> {env['versions'][k]}" for k in RECORD_VERSIONS if made.get(k) != env["versions"][k]
     ]:
         raise SettingsError(f"'{rec}' was made under other versions ({', '.join(changed)}); {fix}")
+    if changed := _code_changes(json.loads((rec / "record.json").read_text())["comparison"], env):
+        raise SettingsError(f"'{rec}' was trained by other yolokd code: {changed}; {fix}")
     check_spec(rec, old, new, fix, lambda _: None, same_recipe=True)
     _check_kd_defaults(rec, overrides, fix)
     return record_metrics(rec)
+
+
+def _code_changes(made: dict[str, Any], env: dict[str, Any]) -> str | None:
+    """Which files of the code that trains (fingerprint.TRAINING_CODE) changed since a record was made, or None.
+
+    A record made before yolokd recorded that code is checked against its git revision where this is a
+    git checkout that has it; where neither can be checked, it is refused."""
+    now = env["training_code"]
+    if "training_code" in made:
+        old = made["training_code"]
+        changed = sorted(f for f in set(old) | set(now) if old.get(f) != now.get(f))
+        return f"{', '.join(changed)} changed since" if changed else None
+    rev, root = made.get("git_revision"), Path(__file__).resolve().parents[2]
+    paths = [f"src/yolokd/{p}" for p in fingerprint.TRAINING_CODE]
+    try:  # the files as committed at the record's revision against the files as they are here
+        res = subprocess.run(
+            ["git", "diff", "--name-only", rev or "(none)", "--", *paths],
+            cwd=root,
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
+    except (OSError, subprocess.SubprocessError):
+        res = None
+    if res is None or res.returncode != 0:
+        return f"it predates code fingerprints and its git revision {rev} is not in a checkout here to compare with"
+    return f"{', '.join(res.stdout.split())} changed since" if res.stdout.strip() else None
 
 
 def _moved(old: Any, new: Any) -> bool:

@@ -6,10 +6,13 @@ A weights file's fingerprint is its size, its SHA-256 and a SHA-256 of its model
 records the date it was written, so the same weights saved again (a teacher retrained bit for bit on the same
 machine) have another file hash but the same tensors. A teacher trained by ``yolokd compare`` also carries its
 recipe (settings, data, starting weights), which is what a committed record checks (``compare records=``).
+The code that trains has a fingerprint too, one hash per file with comments and docstrings left out, so a
+record made before a change to the distiller or a loss is not pooled with runs trained after it.
 """
 
 from __future__ import annotations
 
+import ast
 import hashlib
 from pathlib import Path
 from typing import Any
@@ -30,6 +33,41 @@ def dataset(data: str | Path) -> dict[str, Any]:
             images.update(f"{split}:{image}:{image.stat().st_size}\n".encode())
             labels.update(f"{label}\n".encode() + (label.read_bytes() if label.is_file() else b"(none)") + b"\n")
     return {"data": str(data), "images": n, "images_sha256": images.hexdigest(), "labels_sha256": labels.hexdigest()}
+
+
+# What decides how a run trains (settings are checked on their own): yolokd's trainer, distiller, losses,
+# attention blocks and defaults. Reporting, the CLI and compare itself are left out.
+TRAINING_CODE = ("trainer.py", "distiller.py", "criterion.py", "_compat.py", "losses", "attention", "cfg/default.yaml")
+
+
+def training_code() -> dict[str, str]:
+    """SHA-256 per file of the code that trains a run (comments, docstrings and layout left out), by path."""
+    root = Path(__file__).resolve().parent
+    files = [
+        f
+        for rel in TRAINING_CODE
+        for f in (sorted((root / rel).rglob("*.py")) if (root / rel).is_dir() else [root / rel])
+    ]
+    return {f.relative_to(root).as_posix(): hashlib.sha256(_code(f).encode()).hexdigest() for f in files}
+
+
+def _code(path: Path) -> str:
+    """A file's code: Python without comments and docstrings, as ast.unparse writes it; other files as they are."""
+    text = path.read_text()
+    if path.suffix != ".py":
+        return text
+    tree = ast.parse(text)
+    for node in ast.walk(tree):
+        body = getattr(node, "body", None)
+        if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)) and body:
+            first = body[0]
+            if (
+                isinstance(first, ast.Expr)
+                and isinstance(first.value, ast.Constant)
+                and isinstance(first.value.value, str)
+            ):
+                node.body = body[1:] or [ast.Pass()]
+    return ast.unparse(tree)
 
 
 def weights(path: str | Path) -> dict[str, Any]:

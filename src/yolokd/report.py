@@ -22,6 +22,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from yolokd import fingerprint
+
 # Two-sided 95 % quantiles t(0.975, df) of Student's t distribution, df = 1..30 (standard tables).
 T975 = (
     12.706,
@@ -337,6 +339,7 @@ def environment(seeds: list[int]) -> dict[str, Any]:
             "torchvision": torchvision.__version__,
             "ultralytics": ultralytics.__version__,
         },
+        "training_code": fingerprint.training_code(),
     }
 
 

@@ -4,7 +4,8 @@
 Markdown table (a 5-epoch running mean at every 10th epoch) and a plot; names the first epoch from which
 the running mean stays within 0.01 of its final value (the plateau).
 
-``pick TABLE_CSV``: the label with the highest mean paired Δ mAP50 vs ``none`` in a compare table.csv.
+``pick TABLE_CSV``: the label with the highest mean paired Δ mAP50 vs ``none`` in a compare table.csv;
+``top TABLE_CSV K``: the K highest, comma-separated (the grid's second round).
 
 ``verdict TABLE_CSV PICKED``: the confirmation's reading in three lines of Markdown: the picked
 configuration's and native's paired Δ mAP50 vs ``none`` with their 95 % intervals, the gap closed, and
@@ -75,9 +76,14 @@ def curves(compare_dir: Path, png: Path | None) -> None:
         fig.savefig(png, dpi=120)
 
 
-def pick(table: Path) -> str:
+def ranked(table: Path) -> list[str]:
+    """The configurations of a compare table.csv (not the teacher, not ``none``), highest mean paired Δ first."""
     rows = [r for r in csv.DictReader(open(table)) if r["model"] not in ("teacher", "none") and r["d_map50"]]
-    return max(rows, key=lambda r: float(r["d_map50"]))["model"]
+    return [r["model"] for r in sorted(rows, key=lambda r: -float(r["d_map50"]))]
+
+
+def pick(table: Path) -> str:
+    return ranked(table)[0]
 
 
 def verdict(table: Path, picked: str) -> str:
@@ -152,6 +158,9 @@ def main() -> None:
     c.add_argument("--png", type=Path)
     p = sub.add_parser("pick")
     p.add_argument("table", type=Path)
+    t = sub.add_parser("top")
+    t.add_argument("table", type=Path)
+    t.add_argument("k", type=int)
     v = sub.add_parser("verdict")
     v.add_argument("table", type=Path)
     v.add_argument("picked")
@@ -164,6 +173,8 @@ def main() -> None:
         curves(args.compare_dir, args.png)
     elif args.cmd == "pick":
         print(pick(args.table))
+    elif args.cmd == "top":
+        print(",".join(ranked(args.table)[: args.k]))
     elif args.cmd == "power":
         print(power(args.summary, args.target, args.seeds))
     else:

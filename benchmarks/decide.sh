@@ -10,15 +10,20 @@
 #            val=False: no per-epoch validation (best.pt = the last epoch, no epoch picked on the val fold)
 # Steps (each a resumable `yolokd compare`; re-run the script to continue where it stopped):
 #   1 plateau  none and cwd@kd_weight=10@kd_tau=1 for 150 epochs on the standard split
-#   2 select   the grid, seed 0 x 3 folds = 3 pairs per configuration (choosing, not deciding)
+#   2 select   choosing, not deciding, in two rounds on seed 0: every configuration of the grid on fold 0
+#              (select-f0/), then the 4 highest Δ mAP50 there on all 3 folds (select/, 3 pairs each), and the
+#              pick is the highest mean Δ of the second round. Two rounds because the whole grid on 3 folds
+#              costs about 6 h of this CPU and the confirmation 9 h more; the confirmation, on fresh seeds,
+#              is what decides, and it measures only the pick (with none and native)
 #   3 confirm  none, native and the grid's best (highest mean paired Δ mAP50) on fresh seeds 10-15 x 3 folds
 #              = 18 runs per model; the 95 % interval is over the 6 seeds, each the mean Δ of its 3 folds
 #              (folds share training images): about ±0.012 when seeds' mean Δ differ by sd 0.012; power.md
 #              (decide.py power) estimates the half-width from the spread of the grid's own pairs
 #   4 curves   none and the grid's best for 150 epochs on the standard split, validated every epoch: the
 #              plateau shown for the configuration picked (skipped when step 1 already ran it)
-# Cost on 2 CPU cores without other load: about 5 min per plain and 11 min per distilled student
-# (2 and 4.4 s per epoch), 10 min per teacher; select about 5.5 h, confirm about 8 h: it spans sessions,
+# Cost on 2 CPU cores without other load: about 5 min per plain and 11-16 min per distilled student
+# (2 and 4.4-6.5 s per epoch: the machines differ), 10 min per teacher; select about 5 h, confirm about
+# 9 h: it spans sessions,
 # and a session's machine does not outlive it. So every finished student run is recorded in
 # benchmarks/results/decide_cpu/runs/<run>/ (compare records=: settings, input fingerprints, metrics,
 # results.csv, no weights; commit them), and a later session on a fresh machine reuses those records instead
@@ -27,7 +32,7 @@
 # same recipe (settings, fold data, starting weights); the per-fold table lists each teacher training used.
 # WORKDIR must be the records' (/work/bench: settings and data fingerprints hold absolute paths).
 # Usage: bash benchmarks/decide.sh [WORKDIR] [STEP...]   (default: all steps)
-# Reports are copied to benchmarks/results/decide_cpu/{plateau,select,confirm,curves}/.
+# Reports are copied to benchmarks/results/decide_cpu/{plateau,select-f0,select,confirm,curves}/.
 source "$(dirname "$0")/_common.sh"
 shift || true
 STEPS="${*:-plateau select confirm curves}"
@@ -54,7 +59,11 @@ for step in $STEPS; do
       .venv/bin/python benchmarks/decide.py curves "$W/plateau" --png "$R/plateau/plateau.png" > "$R/plateau/plateau.md"
       ;;
     select)
-      $Y compare "${COMMON[@]}" "${FOLDS[@]}" methods="$GRID" seeds=1 name=decide
+      $Y compare "${COMMON[@]}" "${FOLDS[@]}" methods="$GRID" seeds=1 only_folds=0 name=decide
+      report decide "$R/select-f0"
+      TOP=$(.venv/bin/python benchmarks/decide.py top "$R/select-f0/table.csv" 4)
+      echo "$TOP" > "$R/select-f0/top.txt"
+      $Y compare "${COMMON[@]}" "${FOLDS[@]}" methods="none,$TOP" seeds=1 name=decide
       report decide "$R/select"
       .venv/bin/python benchmarks/decide.py power "$R/select/summary.json" | tee "$R/select/power.md"
       ;;

@@ -60,6 +60,7 @@ def test_verdict_follows_the_issues_rule(tmp_path, best, native, picked, says):
 def test_pick_is_the_highest_mean_delta_and_never_the_plain_student(tmp_path):
     rows = {"native": (0.61, 0.01, 0, 0), "cwd": (0.62, 0.02, 0, 0), "response@kd_cls=1": (0.59, -0.01, 0, 0)}
     assert decide.pick(_table(tmp_path / "t.csv", rows)) == "cwd"
+    assert decide.ranked(tmp_path / "t.csv") == ["cwd", "native", "response@kd_cls=1"]
 
 
 def test_power_pools_each_configurations_spread_and_counts_the_seeds_needed(tmp_path):

@@ -112,7 +112,11 @@ def test_compare_with_folds_trains_a_teacher_per_fold(data, tmp_path, capsys):
     records = tmp_path / "records"
     kw = dict(data=str(data), teacher="yolov8n.yaml", teacher_epochs=1, methods="cwd", seeds=1, epochs=1, folds=2,
               project=str(tmp_path), name="cmp-folds", records=str(records), **ARGS)  # fmt: skip
-    out = compare(examples=1, **kw)
+    out = compare(examples=0, only_folds=1, **kw)  # fold 1 alone first: fold 0's teacher and runs wait
+    assert {r["fold"] for r in json.loads((out / "summary.json").read_text())["runs"]} == {1}
+    assert (out / "cwd-s0-f1").is_dir() and not (out / "teacher-f0").exists() and not (out / "none-s0-f0").exists()
+    assert "validation boxes over 1 of 2 folds (only_folds=1)" in (out / "table.md").read_text()
+    out = compare(examples=1, **kw)  # then all folds: fold 1's runs reused
     for f in (0, 1):
         fold_yaml = out / "folds" / f"f{f}" / "data.yaml"
         val = set((fold_yaml.parent / "val.txt").read_text().split())
@@ -181,3 +185,8 @@ def test_cli_refuses_a_ready_teacher_with_folds(data):
     assert res.returncode == 2 and "teacher_epochs=N" in res.stderr and "one teacher per fold" in res.stderr
     res = subprocess.run([*cli, "teacher=t.yaml", "teacher_epochs=5", "folds=1"], capture_output=True, text=True)
     assert res.returncode == 2 and "at least 2" in res.stderr
+    res = subprocess.run([*cli, "teacher=t.yaml", "teacher_epochs=5", "only_folds=0"], capture_output=True, text=True)
+    assert res.returncode == 2 and "pass folds= too" in res.stderr
+    ok = [*cli, "teacher=t.yaml", "teacher_epochs=5", "folds=3"]
+    res = subprocess.run([*ok, "only_folds=0,3"], capture_output=True, text=True)
+    assert res.returncode == 2 and "distinct folds among 0..2 (folds=3)" in res.stderr

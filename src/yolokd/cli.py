@@ -42,6 +42,7 @@ modes:
               a sweep: METHOD[:MODE][@key=value]..., e.g. cwd@kd_weight=10@kd_tau=1) seeds=3 epochs=100
               recipe=default|paper project=runs/compare name=compare examples=4 examples_conf=0.001,
               folds=k (k-fold over train+val images; one teacher per fold, so teacher_epochs= is required),
+              only_folds=0,2 (run those folds of folds=k alone),
               records=DIR (keep each finished run's settings and metrics there, and reuse them: continue elsewhere),
               plus any train argument
   data      prepare a YOLO dataset:
@@ -165,6 +166,7 @@ COMPARE_KEYS = {
     "examples",
     "examples_conf",
     "records",
+    "only_folds",
 }
 
 
@@ -188,7 +190,7 @@ HELP = _mode_help()
 
 def check_compare(args: dict[str, Any]) -> None:
     """The cheap checks of ``yolokd compare``: required keys, all keys, methods and seeds, yolokd values."""
-    from yolokd.compare import check_folds, check_own_args, parse_methods, parse_seeds  # pure Python
+    from yolokd.compare import check_folds, check_own_args, parse_methods, parse_only_folds, parse_seeds  # pure Python
 
     missing = [k for k in ("data", "teacher") if k not in args]
     if missing:
@@ -199,6 +201,7 @@ def check_compare(args: dict[str, Any]) -> None:
     parse_methods(args.get("methods", "none,cwd,cwd_attn,native"))
     parse_seeds(args.get("seeds", 3))
     check_folds(args.get("folds"), "teacher_epochs" in args)
+    parse_only_folds(args.get("only_folds"), args.get("folds"))
     check_kd_settings({k: v for k, v in args.items() if k in KD_DEFAULTS}, require_teacher=False)
 
 

@@ -130,6 +130,21 @@ def check_folds(folds: Any, train_teacher: bool) -> None:
         )
 
 
+def parse_only_folds(only: Any, folds: int | None) -> list[int] | None:
+    """``only_folds=0`` or ``0,2``: the folds of ``folds=k`` to run now (each in 0..k-1), or None for all."""
+    if only is None:
+        return None
+    if folds is None:
+        raise SettingsError(f"only_folds={only} picks among the folds of folds=k; pass folds= too (e.g. folds=3)")
+    try:
+        values = [int(f) for f in (str(only).split(",") if isinstance(only, (int, str)) else only)]
+    except (TypeError, ValueError):
+        raise SettingsError(f"only_folds={only!r} must be fold numbers, e.g. only_folds=0 or only_folds=0,2") from None
+    if not values or len(set(values)) != len(values) or not all(0 <= f < folds for f in values):
+        raise SettingsError(f"only_folds={only!r} must give distinct folds among 0..{folds - 1} (folds={folds})")
+    return sorted(values)
+
+
 def parse_seeds(seeds: int | str | list[int]) -> list[int]:
     """``3`` → [0, 1, 2]; ``0,5,7`` → [0, 5, 7]."""
     if isinstance(seeds, int) and not isinstance(seeds, bool):
@@ -414,6 +429,7 @@ def compare(
     examples: int = 4,
     examples_conf: float = 0.001,
     records: str | None = None,
+    only_folds: int | str | list[int] | None = None,
     **train_args: Any,
 ) -> Path:
     """Run the comparison and write its report; return the comparison folder.
@@ -423,7 +439,8 @@ def compare(
     ``kd_*`` setting) apply to every run; ``recipe=paper`` presets Adam, lr0 0.001, momentum 0.9, tau 0.5,
     weight 1 (explicit arguments win). ``folds=k`` pools the train and val images into k folds
     (:mod:`yolokd.data.folds`) and runs every (method, seed) once per fold, validated on that fold;
-    each fold gets its own teacher, trained here on the other folds (so ``teacher_epochs=`` is required).
+    each fold gets its own teacher, trained here on the other folds (so ``teacher_epochs=`` is required);
+    ``only_folds=0,2`` runs those folds alone (a first look, or a long comparison split in parts).
     ``examples`` validation images are drawn in examples.png with
     each model's most confident detections (as many as the image has boxes; none below ``examples_conf``).
     ``records=DIR`` keeps a record of every finished student run in ``DIR/<run name>/`` (settings, input
@@ -439,6 +456,7 @@ def compare(
     split_settings({**common, "data": data, "epochs": epochs, "kd_method": "none"})  # fail before any training
     train_teacher = teacher_epochs is not None
     check_folds(folds, train_teacher)
+    only = parse_only_folds(only_folds, folds)
     if not train_teacher and not (str(teacher).endswith(".pt") and Path(teacher).is_file()):
         raise SettingsError(
             f"teacher '{teacher}' is not an existing .pt file; pass a trained checkpoint, or add teacher_epochs=N "
@@ -449,7 +467,7 @@ def compare(
 
     out = Path(project).resolve() / name
     with FolderLock(out, "comparison folder"):  # one process per comparison folder
-        plan = {"student": student, "epochs": epochs, "recipe": recipe, "folds": folds}
+        plan = {"student": student, "epochs": epochs, "recipe": recipe, "folds": folds, "only_folds": only}
         plan["cwd_attn_mode"] = resolved["kd_attn_mode"]
         plan["records"] = str(Path(records).resolve()) if records else None
         base = {"data": str(Path(data).resolve()), "project": str(out), "exist_ok": True, **common}
@@ -550,6 +568,8 @@ def _run(out, base, plan, teacher, teacher_epochs, method_list, seed_list, examp
     plan_runs = []
     for seed in seed_list:
         for k, (fold, fdata) in enumerate(zip(fold_ids, fold_data)):
+            if plan["only_folds"] is not None and fold not in plan["only_folds"]:
+                continue
             for label, kd in method_list:
                 name = f"{run_stem(label)}-s{seed}" + ("" if fold is None else f"-f{fold}")
                 over = {**base, **kd, "data": str(fdata), "model": plan["student"], "epochs": plan["epochs"]}

@@ -248,7 +248,10 @@ def write_tables(out: Path, teacher: dict, runs: list[dict], labels: list[str], 
     reached = len(teacher.get("folds", ())) or k  # a comparison under way has validated only some folds
     boxes = f"{teacher.get('val_boxes')} validation boxes" + (f" over {k} folds" if k else "")
     if k and reached < k:
-        boxes = f"{teacher.get('val_boxes')} validation boxes over {reached} of {k} folds so far"
+        which = (
+            f" (only_folds={','.join(map(str, settings['only_folds']))})" if settings.get("only_folds") else " so far"
+        )
+        boxes = f"{teacher.get('val_boxes')} validation boxes over {reached} of {k} folds{which}"
     head = (
         f"# yolokd compare — {title(settings, teacher)}\n\n"
         f"data `{settings.get('data')}` ({boxes}) · {settings.get('epochs')} epochs · "

@@ -245,13 +245,11 @@ def write_tables(out: Path, teacher: dict, runs: list[dict], labels: list[str], 
             row["params_m"], row["gflops"] = model_size(row["weights"], imgsz)
     seeds = sorted({r["seed"] for r in runs})
     k = settings.get("folds")
-    reached = len(teacher.get("folds", ())) or k  # a comparison under way has validated only some folds
-    boxes = f"{teacher.get('val_boxes')} validation boxes" + (f" over {k} folds" if k else "")
-    if k and reached < k:
-        which = (
-            f" (only_folds={','.join(map(str, settings['only_folds']))})" if settings.get("only_folds") else " so far"
-        )
-        boxes = f"{teacher.get('val_boxes')} validation boxes over {reached} of {k} folds{which}"
+    boxes = f"{teacher.get('val_boxes')} validation boxes"
+    if k:  # a comparison under way, or one of only_folds=, has validated some of the folds
+        reached, only = len(teacher.get("folds", ())) or k, settings.get("only_folds")
+        part = f" (only_folds={','.join(map(str, only))})" if only else " so far"
+        boxes += f" over {k} folds" if reached >= k else f" over {reached} of {k} folds{part}"
     head = (
         f"# yolokd compare — {title(settings, teacher)}\n\n"
         f"data `{settings.get('data')}` ({boxes}) · {settings.get('epochs')} epochs · "

@@ -17,8 +17,9 @@
 #              is what decides, and it measures only the pick (with none and native)
 #   3 confirm  none, native and the grid's best (highest mean paired Δ mAP50) on fresh seeds 10-15 x 3 folds
 #              = 18 runs per model; the 95 % interval is over the 6 seeds, each the mean Δ of its 3 folds
-#              (folds share training images): about ±0.012 when seeds' mean Δ differ by sd 0.012; power.md
-#              (decide.py power) estimates the half-width from the spread of the grid's own pairs
+#              (folds share training images): ±0.012 if seeds' mean Δ differed by sd 0.012, about ±0.03 at
+#              the spread seen between two machines (results README); power.md (decide.py power) estimates
+#              it from the spread of the second round's own pairs
 #   4 curves   none and the grid's best for 150 epochs on the standard split, validated every epoch: the
 #              plateau shown for the configuration picked (skipped when step 1 already ran it)
 # Cost on 2 CPU cores without other load: about 5 min per plain and 11-16 min per distilled student

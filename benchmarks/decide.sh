@@ -13,7 +13,7 @@
 #   2 select   choosing, not deciding, in two rounds on seed 0: every configuration of the grid on fold 0
 #              (select-f0/), then the 4 highest Δ mAP50 there on all 3 folds (select/, 3 pairs each), and the
 #              pick is the highest mean Δ of the second round. Two rounds because the whole grid on 3 folds
-#              costs about 6 h of this CPU and the confirmation 9 h more; the confirmation, on fresh seeds,
+#              costs about 7 h of this CPU and the confirmation 11 h more; the confirmation, on fresh seeds,
 #              is what decides, and it measures only the pick (with none and native)
 #   3 confirm  none, native and the grid's best (highest mean paired Δ mAP50) on fresh seeds 10-15 x 3 folds
 #              = 18 runs per model; the 95 % interval is over the 6 seeds, each the mean Δ of its 3 folds
@@ -22,9 +22,9 @@
 #              it from the spread of the second round's own pairs
 #   4 curves   none and the grid's best for 150 epochs on the standard split, validated every epoch: the
 #              plateau shown for the configuration picked (skipped when step 1 already ran it)
-# Cost on 2 CPU cores without other load: about 5 min per plain and 11-16 min per distilled student
-# (2 and 4.4-6.5 s per epoch: the machines differ), 10 min per teacher; select about 5 h, confirm about
-# 9 h: it spans sessions,
+# Cost on 2 CPU cores without other load: about 5 min per plain and 11-19 min per distilled student
+# (2 and 4.4-8 s per epoch: the machines differ, the response terms are the slowest), 10 min per teacher;
+# select about 4.5 h in two rounds, confirm about 11 h: it spans sessions,
 # and a session's machine does not outlive it. So every finished student run is recorded in
 # benchmarks/results/decide_cpu/runs/<run>/ (compare records=: settings, input fingerprints, metrics,
 # results.csv, no weights; commit them), and a later session on a fresh machine reuses those records instead

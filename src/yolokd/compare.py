@@ -328,12 +328,15 @@ def load_record(rec: Path, overrides: dict[str, Any], label: str, inputs: dict[s
         )
     if "inputs" not in old:
         raise SettingsError(f"'{rec}' records no input fingerprints, so its data and teacher cannot be checked; {fix}")
-    made = json.loads((rec / "record.json").read_text())["comparison"].get("versions", {})
+    made = json.loads((rec / "record.json").read_text())["comparison"]
+    versions = made.get("versions", {})
     if changed := [
-        f"{k} {made.get(k)} -> {env['versions'][k]}" for k in RECORD_VERSIONS if made.get(k) != env["versions"][k]
+        f"{k} {versions.get(k)} -> {env['versions'][k]}"
+        for k in RECORD_VERSIONS
+        if versions.get(k) != env["versions"][k]
     ]:
         raise SettingsError(f"'{rec}' was made under other versions ({', '.join(changed)}); {fix}")
-    if changed := _code_changes(json.loads((rec / "record.json").read_text())["comparison"], env):
+    if changed := _code_changes(made, env):
         raise SettingsError(f"'{rec}' was trained by other yolokd code: {changed}; {fix}")
     check_spec(rec, old, new, fix, lambda _: None, same_recipe=True)
     _check_kd_defaults(rec, overrides, fix)

@@ -57,6 +57,29 @@ def trees_wheel(tmp_path_factory) -> Path:
     return wheel
 
 
+def run_cli(*argv: str) -> tuple[int, str]:
+    """``yolokd ARGV`` in this process: its exit code and everything it printed or logged.
+
+    A subprocess would pay the torch import again (seconds on 2 cores) for the same code; the console script
+    itself is run as a process by the tests that need one (test_cli.py, crash and purity tests)."""
+    import io
+    import logging
+    from contextlib import redirect_stderr, redirect_stdout
+
+    from yolokd.cli import main
+
+    out = io.StringIO()
+    handlers = [h for h in logging.getLogger("ultralytics").handlers if isinstance(h, logging.StreamHandler)]
+    streams = [h.setStream(out) for h in handlers]
+    try:
+        with redirect_stdout(out), redirect_stderr(out):
+            code = main(list(argv))
+    finally:
+        for h, stream in zip(handlers, streams):
+            h.setStream(stream)
+    return code, out.getvalue()
+
+
 def _train_teacher(cfg: str, data: Path, runs: Path, name: str) -> Path:
     from yolokd import distill
 

@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from conftest import run_cli
 
 YOLOKD = str(Path(sys.executable).with_name("yolokd"))
 
@@ -79,8 +80,9 @@ def test_runs_land_under_the_current_folder_whatever_the_settings_file_says(tmp_
     env = {**os.environ, "YOLO_CONFIG_DIR": str(tmp_path / "config")}
     elsewhere, here = tmp_path / "first-clone", tmp_path / "work"
     here.mkdir()
-    code = f"from ultralytics.utils import SETTINGS; SETTINGS.update(runs_dir={str(elsewhere / 'runs')!r})"
-    subprocess.run([sys.executable, "-c", code], check=True, env=env, capture_output=True, timeout=120)
+    from ultralytics.utils import SettingsManager  # the settings file that process will read, written from here
+
+    SettingsManager(tmp_path / "config" / "Ultralytics" / "settings.json").update(runs_dir=str(elsewhere / "runs"))
     cmd = [YOLOKD, "train", "model=yolov8n.yaml", f"data={data}", "kd_method=none", "epochs=1", "imgsz=64",
            "batch=4", "workers=0", "device=cpu", "plots=False"]  # fmt: skip
     r = subprocess.run(cmd, cwd=here, env=env, capture_output=True, text=True, timeout=600)
@@ -109,11 +111,10 @@ def test_none_words_mean_the_same_as_leaving_the_setting_out(word, data):
 
 
 def test_cli_methods_none_trains_the_plain_student_alone(tmp_path, data, teacher):
-    cmd = [YOLOKD, "compare", f"data={data}", f"teacher={teacher}", "methods=None", "seeds=1", "epochs=1",
-           "imgsz=64", "batch=4", "workers=0", "device=cpu", "plots=False", "examples=0",
-           f"project={tmp_path}", "name=only-none"]  # fmt: skip
-    r = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
-    assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-2000:]
+    code, out = run_cli("compare", f"data={data}", f"teacher={teacher}", "methods=None", "seeds=1", "epochs=1",
+                        "imgsz=64", "batch=4", "workers=0", "device=cpu", "plots=False", "examples=0",
+                        f"project={tmp_path}", "name=only-none")  # fmt: skip
+    assert code == 0, out[-3000:]
     assert sorted(p.name for p in (tmp_path / "only-none").glob("*-s0")) == ["none-s0"]
     assert "| none |" in (tmp_path / "only-none" / "table.md").read_text()
 

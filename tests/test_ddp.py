@@ -113,22 +113,24 @@ import hashlib, os, sys
 import torch.distributed as dist
 dist.init_process_group("gloo")  # RANK, WORLD_SIZE, MASTER_ADDR/PORT from the environment, as torchrun sets them
 import yolokd.trainer as T
-if sys.argv[1] == "off":
-    T.broadcast_from_rank0 = lambda module: None  # what yolokd did before the broadcast
-tr = T.DistillationTrainer(overrides=dict(model="yolov8n.yaml", data=sys.argv[2], teacher=sys.argv[3],
-    kd_method="cwd_attn", project=sys.argv[4], name="ddp-init", exist_ok=True, seed=0, device="cpu",
-    imgsz=64, batch=4, workers=0, plots=False))
-tr.setup_model()
-tr.set_model_attributes()  # builds the distiller, as _setup_train does before DDP wraps the student
-print("HASH", hashlib.sha256(b"".join(v.numpy().tobytes() for v in tr.distiller.state_dict().values())).hexdigest(),
-      flush=True)
-dist.barrier()  # both hashes are out before either rank leaves
+broadcast = T.broadcast_from_rank0
+for mode in ("off", "on"):  # each trainer seeds itself anew, as a fresh rank process would
+    T.broadcast_from_rank0 = (lambda module: None) if mode == "off" else broadcast  # "off": yolokd before the fix
+    tr = T.DistillationTrainer(overrides=dict(model="yolov8n.yaml", data=sys.argv[1], teacher=sys.argv[2],
+        kd_method="cwd_attn", project=sys.argv[3], name="ddp-init", exist_ok=True, seed=0, device="cpu",
+        imgsz=64, batch=4, workers=0, plots=False))
+    tr.setup_model()
+    tr.set_model_attributes()  # builds the distiller, as _setup_train does before DDP wraps the student
+    digest = hashlib.sha256(b"".join(v.numpy().tobytes() for v in tr.distiller.state_dict().values())).hexdigest()
+    print("HASH", mode, digest, flush=True)
+dist.barrier()  # both ranks' hashes are out before either rank leaves
 os._exit(0)  # skip gloo's teardown, which can abort one rank at exit on some torch releases (seen on 2.11)
 """
 
 
-def _rank_hashes(mode: str, data, teacher, runs) -> list[str]:
-    """Two real processes with RANK 0 and 1 set at start, so Ultralytics seeds them seed + 1 + RANK."""
+def _rank_hashes(data, teacher, runs) -> dict[str, list[str]]:
+    """Two real processes with RANK 0 and 1 set at start, so Ultralytics seeds them seed + 1 + RANK: for the
+    distiller built without the broadcast ("off") and with it ("on"), each rank's hash of its initial values."""
     import subprocess
     import sys
 
@@ -136,16 +138,17 @@ def _rank_hashes(mode: str, data, teacher, runs) -> list[str]:
     for rank in range(2):
         env = {**os.environ, "RANK": str(rank), "LOCAL_RANK": str(rank), "WORLD_SIZE": "2"}
         env.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
-        cmd = [sys.executable, "-c", RANK_CODE, mode, str(data), str(teacher), str(runs)]
+        cmd = [sys.executable, "-c", RANK_CODE, str(data), str(teacher), str(runs)]
         procs.append(subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True))
     outs = [p.communicate(timeout=300) for p in procs]
     assert all(p.returncode == 0 for p in procs), [o[1][-2000:] for o in outs]
-    return [next(line.split()[1] for line in o[0].splitlines() if line.startswith("HASH")) for o in outs]
+    hashes = [dict(line.split()[1:] for line in o[0].splitlines() if line.startswith("HASH ")) for o in outs]
+    return {mode: [h[mode] for h in hashes] for mode in ("off", "on")}
 
 
 def test_distiller_starts_identical_on_every_rank(data, teacher, runs):
     """Ultralytics seeds rank r with seed + 1 + r: without the broadcast the adapters start different."""
-    unsynced = _rank_hashes("off", data, teacher, runs)
+    hashes = _rank_hashes(data, teacher, runs)
+    unsynced, synced = hashes["off"], hashes["on"]
     assert unsynced[0] != unsynced[1]  # the test can see the problem
-    synced = _rank_hashes("on", data, teacher, runs)
     assert synced[0] == synced[1] == unsynced[0]  # rank 0's initial values everywhere

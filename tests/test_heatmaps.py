@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 
-from conftest import TINY
+from conftest import TINY, run_cli
 from PIL import Image
 
 from yolokd import distill
@@ -20,21 +18,13 @@ def test_attention_heatmaps_from_the_cli(data, teacher, runs, tmp_path):
     folder.mkdir()
     for p in source:
         (folder / p.name).write_bytes(p.read_bytes())
-    cmd = [
-        sys.executable,
-        "-m",
-        "yolokd.cli",
-        "attention",
-        f"model={best}",
-        f"source={folder}",
-        f"out={tmp_path / 'out'}",
-    ]
-    r = subprocess.run(cmd, capture_output=True, text=True, timeout=300)  # the teacher comes from the run's args.yaml
-    assert r.returncode == 0, r.stderr[-2000:]
-    pngs = sorted((tmp_path / "out").glob("*_attention.png"))
+    out = tmp_path / "out"
+    code, log = run_cli("attention", f"model={best}", f"source={folder}", f"out={out}")  # teacher: the run's args.yaml
+    assert code == 0, log[-2000:]
+    pngs = sorted(out.glob("*_attention.png"))
     assert [p.name for p in pngs] == [f"{p.stem}_attention.png" for p in source]
     w, h = Image.open(pngs[0]).size
     assert w > 3 * 300 and h > 3 * 300  # three levels x (teacher, student, learned) panels
 
-    r = subprocess.run([*cmd[:5], "source=missing.jpg", "out=x"], capture_output=True, text=True, timeout=300)
-    assert r.returncode == 2 and "source 'missing.jpg' not found" in r.stderr and "Traceback" not in r.stderr
+    code, log = run_cli("attention", f"model={best}", "source=missing.jpg", "out=x")
+    assert code == 2 and "source 'missing.jpg' not found" in log and "Traceback" not in log

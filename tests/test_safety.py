@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from conftest import TINY
+from conftest import TINY, run_cli
 from torch import nn
 
 from yolokd import distill
@@ -155,10 +155,8 @@ def test_kill_9_then_resume_finishes_the_run(data, runs, teacher):
     os.killpg(proc.pid, signal.SIGKILL)  # mid-way through epoch 2
     proc.wait()
     assert proc.returncode == -signal.SIGKILL, "the run finished before it could be killed"
-    r = subprocess.run([YOLOKD, "train", "resume", f"model={run / 'weights' / 'last.pt'}"], capture_output=True,
-                       text=True, timeout=600)  # fmt: skip
-    assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
-    assert "restored distillation modules" in r.stdout + r.stderr
+    rc, out = run_cli("train", "resume", f"model={run / 'weights' / 'last.pt'}")  # a new yolokd, here in-process
+    assert rc == 0 and "restored distillation modules" in out, out[-3000:]
     assert [row["epoch"] for row in rows(run)][-1] == "3"
     assert not list((run / "weights").glob(".*.tmp"))
 
@@ -225,7 +223,6 @@ def test_a_folder_in_use_refuses_a_second_process_and_a_dead_holder_is_taken_ove
     """Two terminals on one comparison (or one run folder): the second is refused, naming the holder's PID."""
     from yolokd.lock import FolderLock
 
-    yolokd = str(Path(sys.executable).with_name("yolokd"))
     folders = {"compare": tmp_path / "cmp", "train": tmp_path / "train-run"}
     code = "import sys, time\nfrom yolokd.lock import FolderLock\nwith FolderLock(sys.argv[1]):\n"
     code += " print('held', flush=True)\n time.sleep(600)"
@@ -235,12 +232,11 @@ def test_a_folder_in_use_refuses_a_second_process_and_a_dead_holder_is_taken_ove
         assert holder.stdout.readline().strip() == "held"
         where = [f"project={folder.parent}", f"name={folder.name}"]
         if mode == "compare":
-            cmd = [yolokd, "compare", f"data={data}", f"teacher={teacher}", "methods=none", "seeds=1", *where, *tiny]
+            args = ["compare", f"data={data}", f"teacher={teacher}", "methods=none", "seeds=1", *where, *tiny]
         else:
-            cmd = [yolokd, "train", f"data={data}", "kd_method=none", "exist_ok=True", *where, *tiny]
-        r = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
-        assert r.returncode == 2, r.stdout[-2000:] + r.stderr[-2000:]
-        assert f"is in use by another yolokd process (PID {holder.pid} on" in r.stderr and "Traceback" not in r.stderr
+            args = ["train", f"data={data}", "kd_method=none", "exist_ok=True", *where, *tiny]
+        rc, out = run_cli(*args)  # the second yolokd: this process, another PID than the holder's
+        assert rc == 2 and f"is in use by another yolokd process (PID {holder.pid} on" in out, out[-2000:]
         assert sorted(p.name for p in folder.iterdir()) == [".yolokd.lock"]  # the second process wrote nothing
         holder.send_signal(signal.SIGKILL)  # the holder dies without cleaning up: its lock file stays
         holder.wait()
@@ -395,7 +391,7 @@ def test_a_checkpoint_that_loads_but_does_not_run_names_file_versions_and_fix(tm
         distill("yolov8n.yaml", teacher=foreign, data=data, method="cwd", project=str(runs), name="foreign-t", **TINY)
     with pytest.raises(SettingsError, match="student " + expected):
         distill(foreign, data=data, method="none", project=str(runs), name="foreign-s", **TINY)
-    cli = [str(Path(sys.executable).with_name("yolokd")), "train", f"model={foreign}", f"data={data}", "kd_method=none"]
-    r = subprocess.run([*cli, "epochs=1", "imgsz=64", "device=cpu"], capture_output=True, text=True, timeout=300)
-    assert r.returncode == 2 and "does not run with the installed Ultralytics" in r.stderr
-    assert "Traceback" not in r.stderr
+    rc, out = run_cli(
+        "train", f"model={foreign}", f"data={data}", "kd_method=none", "epochs=1", "imgsz=64", "device=cpu"
+    )
+    assert rc == 2 and "does not run with the installed Ultralytics" in out, out[-2000:]

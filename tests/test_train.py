@@ -9,19 +9,15 @@ from pathlib import Path
 
 import pytest
 import torch
-from conftest import TINY
+from conftest import TINY, run_cli
 
 from yolokd import DistillationTrainer, distill
-
-YOLOKD = str(Path(sys.executable).with_name("yolokd"))
 
 
 def cli_train(runs: Path, name: str, *args: str) -> Path:
     tiny = [f"{k}={v}" for k, v in TINY.items()]
-    cmd = [YOLOKD, "train", "model=yolov8n.yaml", *tiny, f"project={runs}", f"name={name}", *args]
-    r = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
-    assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
-    assert "yolokd: mAP50" in r.stdout
+    code, out = run_cli("train", "model=yolov8n.yaml", *tiny, f"project={runs}", f"name={name}", *args)
+    assert code == 0 and "yolokd: mAP50" in out, out[-3000:]
     return runs / name
 
 
@@ -66,11 +62,20 @@ PURITY = """
 import sys
 sys.modules["yolokd"] = None  # importing yolokd (e.g. from a pickled class) now fails
 from ultralytics import YOLO
-m = YOLO(sys.argv[1])
-assert not [k for k, v in sys.modules.items() if k.startswith("yolokd") and v is not None]
-assert not [n for n, _ in m.model.named_modules() if "teacher" in n or "distill" in n]
-print(sum(p.numel() for p in m.model.parameters()))
+for path in sys.argv[1:]:
+    m = YOLO(path)
+    assert not [k for k, v in sys.modules.items() if k.startswith("yolokd") and v is not None]
+    assert not [n for n, _ in m.model.named_modules() if "teacher" in n or "distill" in n]
+    print(sum(p.numel() for p in m.model.parameters()))
 """
+
+
+def plain_parameter_counts(*checkpoints: Path) -> list[int]:
+    """Each checkpoint loaded by YOLO() in one fresh process that cannot import yolokd: its parameter count."""
+    r = subprocess.run([sys.executable, "-c", PURITY, *map(str, checkpoints)], capture_output=True, text=True,
+                       timeout=300)  # fmt: skip
+    assert r.returncode == 0, r.stderr[-3000:]
+    return [int(line) for line in r.stdout.split()[-len(checkpoints) :]]
 
 
 @pytest.mark.parametrize("method", ["cwd", "cwd_attn"])
@@ -81,12 +86,10 @@ def test_checkpoints_are_plain_students(method, data, teacher, runs):
     plain = runs / "cli-none"
     if not plain.exists():
         cli_train(runs, "cli-none", f"data={data}", "kd_method=none")
-    counts = {}
-    for ckpt in (plain / "weights" / "best.pt", run / "weights" / "best.pt", run / "weights" / "last.pt"):
-        r = subprocess.run([sys.executable, "-c", PURITY, str(ckpt)], capture_output=True, text=True, timeout=300)
-        assert r.returncode == 0, r.stderr[-3000:]
-        counts[ckpt] = int(r.stdout.strip().splitlines()[-1])
-    assert len(set(counts.values())) == 1, counts  # same parameter count as the plain student
+    counts = plain_parameter_counts(
+        plain / "weights" / "best.pt", *(run / "weights" / f for f in ("best.pt", "last.pt"))
+    )
+    assert len(set(counts)) == 1, counts  # same parameter count as the plain student
 
 
 def test_python_api_trainer_keeps_teacher_frozen_on_the_same_batch(data, teacher, runs):
@@ -233,12 +236,11 @@ def test_resume_restores_distiller(data, teacher, runs):
 
 def test_resume_from_the_command_line(data, teacher, runs):
     wdir = interrupted_run(data, teacher, runs, "resume-cli")
-    cmd = [YOLOKD, "train", "resume", f"model={wdir / 'last.pt'}", "kd_tau=2", "kd_cls=0.5", "kd_method=cwd"]
-    r = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
-    assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
-    assert "restored distillation modules" in r.stdout + r.stderr
+    code, out = run_cli("train", "resume", f"model={wdir / 'last.pt'}", "kd_tau=2", "kd_cls=0.5", "kd_method=cwd")
+    assert code == 0, out[-3000:]
+    assert "restored distillation modules" in out
     # kd_cls=0.5 is what the run has: only the settings that differ are named
-    assert "these were kept: kd_method=cwd_attn (not cwd), kd_tau=0.7 (not 2.0);" in r.stdout + r.stderr
+    assert "these were kept: kd_method=cwd_attn (not cwd), kd_tau=0.7 (not 2.0);" in out
     assert [row["epoch"] for row in results(runs / "resume-cli")] == ["1", "2"]
 
 
@@ -256,8 +258,7 @@ def test_cli_every_signal_together_logs_each_term_and_keeps_best_pt_plain(data, 
         assert float(rows[0][f"train/{term}"]) > 0 and float(rows[2][f"train/{term}"]) == 0
     assert 1 <= float(rows[0]["attn/l0_mask"]) < 2  # 1 + the teacher's class probability
     assert rows[2]["attn/l0_mask"] == "nan"  # no distillation, no mask: the column stays, empty
-    r = subprocess.run([sys.executable, "-c", PURITY, str(run / "weights" / "best.pt")], capture_output=True, text=True)
-    assert r.returncode == 0, r.stderr[-3000:]
+    plain_parameter_counts(run / "weights" / "best.pt")
 
 
 def test_response_alone_distils_from_the_teachers_head(data, teacher, runs):

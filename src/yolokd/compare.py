@@ -130,6 +130,16 @@ def check_folds(folds: Any, train_teacher: bool) -> None:
         )
 
 
+def run_order(seeds: list[int], n_folds: int, fold_teachers: bool) -> list[tuple[int, int]]:
+    """The (seed, fold index) pairs in the order their runs train.
+
+    Seed-major (an interrupted comparison has whole seeds), except when compare trains a teacher per fold:
+    then fold-major, so a session that does not finish trains the teachers of the folds it reaches, not
+    every fold's (a teacher costs as much as a few students, and a fresh machine trains it again)."""
+    pairs = [(seed, k) for seed in seeds for k in range(n_folds)]
+    return sorted(pairs, key=lambda p: p[1]) if fold_teachers else pairs
+
+
 def parse_only_folds(only: Any, folds: int | None) -> list[int] | None:
     """``only_folds=0`` or ``0,2``: the folds of ``folds=k`` to run now (each in 0..k-1), or None for all."""
     if only is None:
@@ -566,31 +576,31 @@ def _run(out, base, plan, teacher, teacher_epochs, method_list, seed_list, examp
         teachers[k] = t
         return t
 
-    # The plan: every (seed, fold, method) run with its settings and inputs, seed-major (an interrupted
-    # comparison already has whole seeds). Records are checked before anything trains.
+    # The plan: every (seed, fold, method) run with its settings and inputs. Records are checked before
+    # anything trains.
     plan_runs = []
-    for seed in seed_list:
-        for k, (fold, fdata) in enumerate(zip(fold_ids, fold_data)):
-            if plan["only_folds"] is not None and fold not in plan["only_folds"]:
-                continue
-            for label, kd in method_list:
-                name = f"{run_stem(label)}-s{seed}" + ("" if fold is None else f"-f{fold}")
-                over = {**base, **kd, "data": str(fdata), "model": plan["student"], "epochs": plan["epochs"]}
-                over.update(seed=seed, name=name)
-                inputs = {"data": data_fp[str(fdata)], **student_fp}
-                rec = records / name if records else None
-                recorded = has_record(rec) and not (out / name / "metrics.json").is_file()
-                if kd["kd_method"] != "none":
-                    if teacher_epochs is None:
-                        over["teacher"] = str(Path(teacher).resolve())
-                        inputs["teacher"] = get_teacher(k, weights=False)["fingerprint"]
-                    else:  # known by its recipe until a run trains from its weights
-                        t_dir, _, _, recipe = teacher_run(k)
-                        over["teacher"] = str(t_dir / "weights" / "best.pt")
-                        inputs["teacher"] = {"file": over["teacher"], "recipe": recipe}
-                metrics = load_record(rec, over, label, inputs, env) if recorded else None
-                what = f"{label} seed {seed}" + ("" if fold is None else f" fold {fold}")
-                plan_runs.append((seed, k, fold, fdata, label, kd, name, over, inputs, rec, metrics, what))
+    for seed, k in run_order(seed_list, len(fold_ids), fold_teachers=teacher_epochs is not None):
+        fold, fdata = fold_ids[k], fold_data[k]
+        if plan["only_folds"] is not None and fold not in plan["only_folds"]:
+            continue
+        for label, kd in method_list:
+            name = f"{run_stem(label)}-s{seed}" + ("" if fold is None else f"-f{fold}")
+            over = {**base, **kd, "data": str(fdata), "model": plan["student"], "epochs": plan["epochs"]}
+            over.update(seed=seed, name=name)
+            inputs = {"data": data_fp[str(fdata)], **student_fp}
+            rec = records / name if records else None
+            recorded = has_record(rec) and not (out / name / "metrics.json").is_file()
+            if kd["kd_method"] != "none":
+                if teacher_epochs is None:
+                    over["teacher"] = str(Path(teacher).resolve())
+                    inputs["teacher"] = get_teacher(k, weights=False)["fingerprint"]
+                else:  # known by its recipe until a run trains from its weights
+                    t_dir, _, _, recipe = teacher_run(k)
+                    over["teacher"] = str(t_dir / "weights" / "best.pt")
+                    inputs["teacher"] = {"file": over["teacher"], "recipe": recipe}
+            metrics = load_record(rec, over, label, inputs, env) if recorded else None
+            what = f"{label} seed {seed}" + ("" if fold is None else f" fold {fold}")
+            plan_runs.append((seed, k, fold, fdata, label, kd, name, over, inputs, rec, metrics, what))
 
     runs: list[dict[str, Any]] = []
     labels = [m for m, _ in method_list]

@@ -64,19 +64,27 @@ def run_cli(*argv: str) -> tuple[int, str]:
     itself is run as a process by the tests that need one (test_cli.py, crash and purity tests)."""
     import io
     import logging
+    import sys
     from contextlib import redirect_stderr, redirect_stdout
+
+    import ultralytics.utils  # noqa: F401  (its logger's handler exists before it is redirected)
 
     from yolokd.cli import main
 
-    out = io.StringIO()
-    handlers = [h for h in logging.getLogger("ultralytics").handlers if isinstance(h, logging.StreamHandler)]
-    streams = [h.setStream(out) for h in handlers]
+    out, argv0 = io.StringIO(), sys.argv
+    ours = [h for h in logging.getLogger("ultralytics").handlers if h.get_name() == "ultralytics.utils.set_logging"]
+    streams = [h.setStream(out) for h in ours]  # Ultralytics' own handler; pytest's log capture stays as it is
     try:
+        sys.argv = ["yolokd", *argv]  # as the report records it
         with redirect_stdout(out), redirect_stderr(out):
             code = main(list(argv))
     finally:
-        for h, stream in zip(handlers, streams):
+        sys.argv = argv0
+        for h, stream in zip(ours, streams):
             h.setStream(stream)
+    if code == 130:  # main() turns Ctrl-C into exit code 130: stop the suite, as pytest would
+        raise KeyboardInterrupt
+    assert ours, "Ultralytics' log handler was not found: its output would not be captured"
     return code, out.getvalue()
 
 

@@ -87,6 +87,7 @@ def test_runs_land_under_the_current_folder_whatever_the_settings_file_says(tmp_
            "batch=4", "workers=0", "device=cpu", "plots=False"]  # fmt: skip
     r = subprocess.run(cmd, cwd=here, env=env, capture_output=True, text=True, timeout=600)
     assert r.returncode == 0, r.stderr[-2000:]
+    assert "Creating new Ultralytics Settings" not in r.stdout + r.stderr  # it read the settings written above
     assert (here / "runs" / "detect" / "train" / "weights" / "best.pt").is_file()
     assert not elsewhere.exists()
 

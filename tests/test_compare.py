@@ -110,7 +110,21 @@ def test_with_folds_the_interval_is_over_seeds():
     rows = {r["model"]: r for r in summarize({"weights": "t", "map50": 0.7, "map50_95": 0.3}, runs, ["none", "cwd"])}
     m, lo, hi = mean_ci([0.03, 0.04, 0.03])  # per seed; not mean_ci over the nine (seed, fold) differences
     assert (rows["cwd"]["d_map50"], rows["cwd"]["d_map50_lo"], rows["cwd"]["d_map50_hi"]) == pytest.approx((m, lo, hi))
-    assert rows["cwd"]["n"] == 9
+    assert rows["cwd"]["n"] == 9 and "d_block" not in rows["cwd"]
+
+    # under way, fold by fold: seeds 0-2 have fold 0, seed 0 also fold 1; each seed is averaged over fold 0 alone
+    part = [r for r in runs if r["fold"] == 0 or (r["seed"], r["fold"]) == (0, 1)]
+    rows = {r["model"]: r for r in summarize({"weights": "t", "map50": 0.7, "map50_95": 0.3}, part, ["none", "cwd"])}
+    assert rows["cwd"]["d_map50"] == pytest.approx(0.01) and rows["cwd"]["d_block"] == "seeds 0,1,2 × folds 0"
+
+
+def test_the_interval_takes_the_largest_complete_block_of_pairs():
+    from yolokd.report import complete_block
+
+    assert complete_block({0: {0, 1, 2}, 1: {0, 1, 2}, 2: {0}}) == ([0, 1], [0, 1, 2])  # 6 pairs beat 3
+    assert complete_block({0: {0, 1}, 1: {0}, 2: {0}, 3: {0}}) == ([0, 1, 2, 3], [0])  # 4 pairs, more seeds
+    assert complete_block({0: {0, 1, 2}, 1: {1}}) == ([0, 1], [1])  # two seeds before three folds of one
+    assert complete_block({0: {None}, 1: {None}}) == ([0, 1], [None])  # no folds: every seed
 
 
 def test_compare_end_to_end(data, teacher, runs, capsys):

@@ -192,11 +192,10 @@ def test_cli_refuses_a_ready_teacher_with_folds(data):
     assert res.returncode == 2 and "distinct folds among 0..2 (folds=3)" in res.stderr
 
 
-def test_runs_train_fold_by_fold_when_compare_trains_the_fold_teachers():
-    """A fresh machine retrains a fold's teacher before that fold's first distilled run: fold-major order lets an
-    unfinished session pay for the teachers of the folds it reaches; without fold teachers, whole seeds first."""
+def test_runs_train_fold_by_fold():
+    """A fresh machine retrains a fold's teacher before that fold's first distilled run: fold by fold, an
+    unfinished session pays for the teachers of the folds it reaches."""
     from yolokd.compare import run_order
 
-    assert run_order([10, 11, 12], 2, fold_teachers=True) == [(10, 0), (11, 0), (12, 0), (10, 1), (11, 1), (12, 1)]
-    assert run_order([10, 11, 12], 2, fold_teachers=False) == [(10, 0), (10, 1), (11, 0), (11, 1), (12, 0), (12, 1)]
-    assert run_order([3, 1], 1, fold_teachers=True) == [(3, 0), (1, 0)]  # the seeds' order is kept
+    assert run_order([10, 11, 12], 2) == [(10, 0), (11, 0), (12, 0), (10, 1), (11, 1), (12, 1)]
+    assert run_order([3, 1], 1) == [(3, 0), (1, 0)]  # no folds: the seeds in their order

@@ -66,7 +66,7 @@ for path in sys.argv[1:]:
     m = YOLO(path)
     assert not [k for k, v in sys.modules.items() if k.startswith("yolokd") and v is not None]
     assert not [n for n, _ in m.model.named_modules() if "teacher" in n or "distill" in n]
-    print(sum(p.numel() for p in m.model.parameters()))
+    print("PARAMS", sum(p.numel() for p in m.model.parameters()))
 """
 
 
@@ -75,7 +75,9 @@ def plain_parameter_counts(*checkpoints: Path) -> list[int]:
     r = subprocess.run([sys.executable, "-c", PURITY, *map(str, checkpoints)], capture_output=True, text=True,
                        timeout=300)  # fmt: skip
     assert r.returncode == 0, r.stderr[-3000:]
-    return [int(line) for line in r.stdout.split()[-len(checkpoints) :]]
+    counts = [int(line.split()[1]) for line in r.stdout.splitlines() if line.startswith("PARAMS ")]
+    assert len(counts) == len(checkpoints), r.stdout[-3000:]
+    return counts
 
 
 @pytest.mark.parametrize("method", ["cwd", "cwd_attn"])

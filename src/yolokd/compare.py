@@ -130,14 +130,11 @@ def check_folds(folds: Any, train_teacher: bool) -> None:
         )
 
 
-def run_order(seeds: list[int], n_folds: int, fold_teachers: bool) -> list[tuple[int, int]]:
-    """The (seed, fold index) pairs in the order their runs train.
-
-    Seed-major (an interrupted comparison has whole seeds), except when compare trains a teacher per fold:
-    then fold-major, so a session that does not finish trains the teachers of the folds it reaches, not
-    every fold's (a teacher costs as much as a few students, and a fresh machine trains it again)."""
-    pairs = [(seed, k) for seed in seeds for k in range(n_folds)]
-    return sorted(pairs, key=lambda p: p[1]) if fold_teachers else pairs
+def run_order(seeds: list[int], n_folds: int) -> list[tuple[int, int]]:
+    """The (seed, fold index) pairs in the order their runs train: fold by fold (with folds= compare trains a
+    teacher per fold, as costly as a few students, and a fresh machine trains it again: a session that stops
+    part-way has paid only for the folds it reached); without folds, seed by seed."""
+    return [(seed, k) for k in range(n_folds) for seed in seeds]
 
 
 def parse_only_folds(only: Any, folds: int | None) -> list[int] | None:
@@ -579,7 +576,7 @@ def _run(out, base, plan, teacher, teacher_epochs, method_list, seed_list, examp
     # The plan: every (seed, fold, method) run with its settings and inputs. Records are checked before
     # anything trains.
     plan_runs = []
-    for seed, k in run_order(seed_list, len(fold_ids), fold_teachers=teacher_epochs is not None):
+    for seed, k in run_order(seed_list, len(fold_ids)):
         fold, fdata = fold_ids[k], fold_data[k]
         if plan["only_folds"] is not None and fold not in plan["only_folds"]:
             continue

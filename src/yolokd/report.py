@@ -10,6 +10,7 @@ validated once): the folds of one seed share most training images, so they are n
 from __future__ import annotations
 
 import csv
+import itertools
 import json
 import math
 import os
@@ -88,6 +89,23 @@ def _pair_order(run: dict) -> tuple[int, int]:
     return run["seed"], run.get("fold") or 0
 
 
+def complete_block(folds_of: dict[int, set]) -> tuple[list[int], list]:
+    """The seeds and folds of the largest complete block of pairs (every seed in it has every fold in it).
+
+    A comparison under way has seeds that reached different folds; the interval averages each seed over the
+    same folds, so one fold's difficulty never counts as a difference between seeds. Blocks of two or more
+    seeds (an interval needs two) come first, then the most pairs, then the most seeds."""
+    folds = sorted({f for fs in folds_of.values() for f in fs}, key=lambda f: (f is None, f or 0))
+    best: tuple[tuple[bool, int, int], list[int], list] = ((False, 0, 0), [], [])
+    for n in range(len(folds), 0, -1):
+        for block in itertools.combinations(folds, n):
+            seeds = sorted(s for s, fs in folds_of.items() if set(block) <= fs)
+            key = (len(seeds) > 1, len(seeds) * n, len(seeds))
+            if key > best[0]:
+                best = (key, seeds, list(block))
+    return best[1], best[2]
+
+
 def pool_teachers(model: str, teachers: list[dict]) -> dict[str, Any]:
     """The teacher's record: the one teacher's, or with folds the mean over the folds' teachers (each on its
     own fold), their validation boxes summed, and each fold's record under ``folds``."""
@@ -130,13 +148,17 @@ def summarize(teacher: dict, runs: list[dict], labels: list[str]) -> list[dict[s
             row[f"{k}_mean"] = statistics.fmean(vals)
             row[f"{k}_std"] = statistics.stdev(vals) if len(vals) > 1 else math.nan
             row.update({f"{k}_{pair(r)}": r[k] for r in rs})
-            per_seed: dict[int, list[float]] = {}
+            per_seed: dict[int, dict[Any, float]] = {}
             for r in rs:
                 if pair(r) in base:
-                    per_seed.setdefault(r["seed"], []).append(r[k] - base[pair(r)][k])
+                    per_seed.setdefault(r["seed"], {})[r.get("fold")] = r[k] - base[pair(r)][k]
             if label != "none" and per_seed:  # the interval's unit is the seed (with folds: its mean over folds)
-                diffs = [statistics.fmean(d) for d in per_seed.values()]
+                seeds, folds = complete_block({s: set(d) for s, d in per_seed.items()})
+                diffs = [statistics.fmean(per_seed[s][f] for f in folds) for s in seeds]
                 row[f"d_{k}"], row[f"d_{k}_lo"], row[f"d_{k}_hi"] = mean_ci(diffs)
+                row["d_pairs"] = len(seeds) * len(folds)
+                if row["d_pairs"] < sum(map(len, per_seed.values())):  # the others wait for their folds
+                    row["d_block"] = f"seeds {','.join(map(str, seeds))} × folds {','.join(map(str, folds))}"
         rows.append(row)
     none = next((r for r in rows if r["model"] == "none"), None)
     for row in rows[1:]:
@@ -282,6 +304,7 @@ def write_tables(out: Path, teacher: dict, runs: list[dict], labels: list[str], 
         per_pair.append(f"| {s_}{'' if f_ is None else f' / {f_}'} | " + " | ".join(cells) + " |")
     per_pair += _fold_lines(teacher, runs, labels) if folded else _teacher_note(teacher, runs)
     attn = _attention_lines(runs, labels)
+    partial = [f"{r['model']}: {r['d_block']}" for r in rows if r.get("d_block")]
     note = [
         *attn,
         "",
@@ -293,6 +316,11 @@ def write_tables(out: Path, teacher: dict, runs: list[dict], labels: list[str], 
         "identical arguments"
         + (" (each on its fold's validation images; every image is validated once per seed)." if folded else "."),
     ]
+    if partial:  # a comparison under way: seeds that reached different folds
+        note.append(
+            "Δ so far over the largest complete block of pairs (each seed averaged over the same folds; the "
+            "other runs wait for their folds): " + "; ".join(partial) + "."
+        )
     (out / "table.md").write_text(head + "\n".join(lines + per_pair + note) + "\n", encoding="utf-8")
     keys = ["model", "params_m", "gflops", "n"]
     keys += [c for k, _ in METRICS for c in (f"{k}_mean", f"{k}_std", f"d_{k}", f"d_{k}_lo", f"d_{k}_hi")]

@@ -116,6 +116,7 @@ def test_with_folds_the_interval_is_over_seeds():
     part = [r for r in runs if r["fold"] == 0 or (r["seed"], r["fold"]) == (0, 1)]
     rows = {r["model"]: r for r in summarize({"weights": "t", "map50": 0.7, "map50_95": 0.3}, part, ["none", "cwd"])}
     assert rows["cwd"]["d_map50"] == pytest.approx(0.01) and rows["cwd"]["d_block"] == "seeds 0,1,2 × folds 0"
+    assert rows["cwd"]["gap_closed"] == pytest.approx(0.01 / (0.7 - 0.5))  # over the same pairs as the Δ
 
 
 def test_the_interval_takes_the_largest_complete_block_of_pairs():

@@ -135,7 +135,7 @@ def summarize(teacher: dict, runs: list[dict], labels: list[str]) -> list[dict[s
         t_row["n"] = len(teacher["folds"])
         if len(teacher["folds"]) > 1:  # (a comparison under way may have reached one fold only)
             t_row.update({f"{k}_std": statistics.stdev(t[k] for t in teacher["folds"]) for k, _ in METRICS})
-    rows = [t_row]
+    rows, blocks = [t_row], {}
     for label in labels:
         rs = sorted((r for r in runs if r["label"] == label), key=_pair_order)
         if not rs:
@@ -153,17 +153,25 @@ def summarize(teacher: dict, runs: list[dict], labels: list[str]) -> list[dict[s
                 if pair(r) in base:
                     per_seed.setdefault(r["seed"], {})[r.get("fold")] = r[k] - base[pair(r)][k]
             if label != "none" and per_seed:  # the interval's unit is the seed (with folds: its mean over folds)
-                seeds, folds = complete_block({s: set(d) for s, d in per_seed.items()})
+                seeds, folds = blocks[label] = complete_block({s: set(d) for s, d in per_seed.items()})
                 diffs = [statistics.fmean(per_seed[s][f] for f in folds) for s in seeds]
                 row[f"d_{k}"], row[f"d_{k}_lo"], row[f"d_{k}_hi"] = mean_ci(diffs)
                 row["d_pairs"] = len(seeds) * len(folds)
                 if row["d_pairs"] < sum(map(len, per_seed.values())):  # the others wait for their folds
                     row["d_block"] = f"seeds {','.join(map(str, seeds))} × folds {','.join(map(str, folds))}"
         rows.append(row)
-    none = next((r for r in rows if r["model"] == "none"), None)
+    # gap closed: the paired Δ mAP50 over the mean (teacher − none) of the same pairs (with folds, each pair's
+    # fold teacher), so a comparison under way compares like with like
+    at_fold = {t.get("fold"): t["map50"] for t in teacher.get("folds") or []}
     for row in rows[1:]:
-        gap = teacher["map50"] - none["map50_mean"] if none else 0.0
-        row["gap_closed"] = (row["map50_mean"] - none["map50_mean"]) / gap if none and gap > 0 else math.nan
+        if row["model"] == "none":
+            row["gap_closed"] = 0.0 if teacher["map50"] > row["map50_mean"] else math.nan
+            continue
+        seeds, folds = blocks.get(row["model"], ([], []))
+        gaps = [at_fold.get(f, teacher["map50"]) - base[f"s{s}" + ("" if f is None else f"f{f}")]["map50"]
+                for s in seeds for f in folds]  # fmt: skip
+        gap = statistics.fmean(gaps) if gaps else math.nan
+        row["gap_closed"] = row["d_map50"] / gap if gap > 0 else math.nan
     return rows
 
 

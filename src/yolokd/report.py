@@ -4,7 +4,7 @@ Statistics follow DESIGN §6: runs are paired by seed (by seed and fold with ``f
 method's difference to the plain student is reported as the mean paired difference with a 95 %
 Student-t interval over seeds. With folds, a seed's difference is the mean over its folds (every image
 validated once): the folds of one seed share most training images, so they are not independent pairs.
-"Gap closed" is (distilled − student) / (teacher − student) on mean mAP50.
+"Gap closed" is the paired Δ mAP50 / (teacher − student) over the same pairs.
 """
 
 from __future__ import annotations
@@ -320,7 +320,7 @@ def write_tables(out: Path, teacher: dict, runs: list[dict], labels: list[str], 
         f"over the same {unit} pairs with a 95 % t-interval over seeds"
         + (" (a seed's difference is its mean over the folds, which share training images)" if folded else "")
         + "; * marks an interval that excludes 0. Gap closed: "
-        "(method − none) / (teacher − none) on mean mAP50. All models validated by Ultralytics' validator with "
+        "Δ mAP50 / (teacher − none) over the same pairs. All models validated by Ultralytics' validator with "
         "identical arguments"
         + (" (each on its fold's validation images; every image is validated once per seed)." if folded else "."),
     ]

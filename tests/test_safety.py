@@ -237,6 +237,7 @@ def test_a_folder_in_use_refuses_a_second_process_and_a_dead_holder_is_taken_ove
             args = ["train", f"data={data}", "kd_method=none", "exist_ok=True", *where, *tiny]
         rc, out = run_cli(*args)  # the second yolokd: this process, another PID than the holder's
         assert rc == 2 and f"is in use by another yolokd process (PID {holder.pid} on" in out, out[-2000:]
+        assert "Traceback" not in out
         assert sorted(p.name for p in folder.iterdir()) == [".yolokd.lock"]  # the second process wrote nothing
         holder.send_signal(signal.SIGKILL)  # the holder dies without cleaning up: its lock file stays
         holder.wait()
@@ -395,3 +396,4 @@ def test_a_checkpoint_that_loads_but_does_not_run_names_file_versions_and_fix(tm
         "train", f"model={foreign}", f"data={data}", "kd_method=none", "epochs=1", "imgsz=64", "device=cpu"
     )
     assert rc == 2 and "does not run with the installed Ultralytics" in out, out[-2000:]
+    assert "Traceback" not in out

@@ -143,22 +143,25 @@ def summarize(teacher: dict, runs: list[dict], labels: list[str]) -> list[dict[s
         row: dict[str, Any] = {"model": label, "n": len(rs), "weights": rs[0]["weights"]}
         if "params_m" in rs[0]:  # measured when the run was validated (a recorded run has no weights here)
             row["params_m"], row["gflops"] = rs[0]["params_m"], rs[0]["gflops"]
+        paired = {pair(r): r for r in rs if pair(r) in base} if label != "none" else {}
+        if paired:  # the interval's unit is the seed (with folds: its mean over the same folds for every seed)
+            folds_of: dict[int, set] = {}
+            for r in paired.values():
+                folds_of.setdefault(r["seed"], set()).add(r.get("fold"))
+            seeds, folds = blocks[label] = complete_block(folds_of)
+            row["d_pairs"] = len(seeds) * len(folds)
+            if row["d_pairs"] < len(paired):  # the others wait for their folds
+                row["d_block"] = f"seeds {','.join(map(str, seeds))} × folds {','.join(map(str, folds))}"
         for k, _ in METRICS:
             vals = [r[k] for r in rs]
             row[f"{k}_mean"] = statistics.fmean(vals)
             row[f"{k}_std"] = statistics.stdev(vals) if len(vals) > 1 else math.nan
             row.update({f"{k}_{pair(r)}": r[k] for r in rs})
-            per_seed: dict[int, dict[Any, float]] = {}
-            for r in rs:
-                if pair(r) in base:
-                    per_seed.setdefault(r["seed"], {})[r.get("fold")] = r[k] - base[pair(r)][k]
-            if label != "none" and per_seed:  # the interval's unit is the seed (with folds: its mean over folds)
-                seeds, folds = blocks[label] = complete_block({s: set(d) for s, d in per_seed.items()})
-                diffs = [statistics.fmean(per_seed[s][f] for f in folds) for s in seeds]
+            if label in blocks:
+                diff = {key: r[k] - base[key][k] for key, r in paired.items()}
+                seeds, folds = blocks[label]
+                diffs = [statistics.fmean(diff[pair({"seed": s, "fold": f})] for f in folds) for s in seeds]
                 row[f"d_{k}"], row[f"d_{k}_lo"], row[f"d_{k}_hi"] = mean_ci(diffs)
-                row["d_pairs"] = len(seeds) * len(folds)
-                if row["d_pairs"] < sum(map(len, per_seed.values())):  # the others wait for their folds
-                    row["d_block"] = f"seeds {','.join(map(str, seeds))} × folds {','.join(map(str, folds))}"
         rows.append(row)
     # gap closed: the paired Δ mAP50 over the mean (teacher − none) of the same pairs (with folds, each pair's
     # fold teacher), so a comparison under way compares like with like
@@ -168,8 +171,9 @@ def summarize(teacher: dict, runs: list[dict], labels: list[str]) -> list[dict[s
             row["gap_closed"] = 0.0 if teacher["map50"] > row["map50_mean"] else math.nan
             continue
         seeds, folds = blocks.get(row["model"], ([], []))
-        gaps = [at_fold.get(f, teacher["map50"]) - base[f"s{s}" + ("" if f is None else f"f{f}")]["map50"]
-                for s in seeds for f in folds]  # fmt: skip
+        gaps = [
+            at_fold.get(f, teacher["map50"]) - base[pair({"seed": s, "fold": f})]["map50"] for s in seeds for f in folds
+        ]
         gap = statistics.fmean(gaps) if gaps else math.nan
         row["gap_closed"] = row["d_map50"] / gap if gap > 0 else math.nan
     return rows

@@ -315,6 +315,9 @@ def test_compare_continues_from_records_on_another_machine(tmp_path, data, teach
     ckpt = torch.load(my_teacher, map_location="cpu", weights_only=False)
     ckpt["date"] = "2030-01-01T00:00:00"  # the teacher retrained bit for bit on the other machine
     torch.save(ckpt, my_teacher)
+    made = json.loads((records / "cwd-s0" / "record.json").read_text())
+    made["comparison"]["training_code"]["cfg/default.yaml"] = "0" * 64  # older records hashed the defaults' file
+    (records / "cwd-s0" / "record.json").write_text(json.dumps(made))  # (a default or help text edited since)
     second = compare(project=str(tmp_path / "elsewhere"), name="cmp-records", examples=1, **kw)
     out = capsys.readouterr().out
     assert "none seed 0 (recorded)" in out and "cwd seed 0 (recorded)" in out
@@ -343,7 +346,13 @@ def test_compare_continues_from_records_on_another_machine(tmp_path, data, teach
     (records / "none-s0" / "record.json").write_text(json.dumps(made))
     with pytest.raises(SettingsError, match=r"none-s0' was made under other versions \(ultralytics 8.3.0 -> "):
         compare(project=str(tmp_path / "e2"), name="c", examples=0, **kw)
-    shutil.rmtree(records / "none-s0")  # out of the way: the refusal below is cwd-s0's, found while planning
+    shutil.rmtree(records / "none-s0")  # out of the way: the refusals below are cwd-s0's, found while planning
+    args = records / "cwd-s0" / "args.yaml"  # a default that changes this run: its settings are checked instead
+    saved = args.read_text()
+    args.write_text(saved.replace("kd_tau: 0.5", "kd_tau: 1.0"))
+    with pytest.raises(SettingsError, match=r"cwd-s0' was trained with other yolokd settings \(kd_tau: 1.0 -> 0.5"):
+        compare(project=str(tmp_path / "e3"), name="c", examples=0, **kw)
+    args.write_text(saved)
     next(iter(ckpt["model"].parameters())).data.add_(1e-3)
     torch.save(ckpt, my_teacher)  # a teacher that trained differently
     with pytest.raises(

@@ -356,8 +356,8 @@ def _code_changes(made: dict[str, Any], env: dict[str, Any]) -> str | None:
     A record made before yolokd recorded that code is checked against its git revision where this is a
     git checkout that has it; where neither can be checked, it is refused."""
     now = env["training_code"]
-    if "training_code" in made:
-        old = made["training_code"]
+    if "training_code" in made:  # older records also hashed cfg/default.yaml: settings are checked from args.yaml
+        old = {f: h for f, h in made["training_code"].items() if f.endswith(".py")}
         changed = sorted(f for f in set(old) | set(now) if old.get(f) != now.get(f))
         return f"{', '.join(changed)} changed since" if changed else None
     rev, root = made.get("git_revision"), Path(__file__).resolve().parents[2]

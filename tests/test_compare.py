@@ -361,6 +361,36 @@ def test_compare_continues_from_records_on_another_machine(tmp_path, data, teach
         compare(project=str(tmp_path / "e3"), name="c", examples=0, **kw)
 
 
+def test_a_record_from_before_a_file_was_fingerprinted_is_checked_by_git():
+    """A file that joined the training-code fingerprint after a record was made (recorder.py) is compared
+    with the record's git revision; the defaults' file that older records hashed is not compared."""
+    import yolokd
+    from yolokd import fingerprint
+    from yolokd.compare import _code_changes
+
+    now = fingerprint.training_code()
+    assert "recorder.py" in now and "cfg/default.yaml" not in now
+    old = {f: h for f, h in now.items() if f != "recorder.py"} | {"cfg/default.yaml": "0" * 64}
+    made = {"training_code": old, "git_revision": "0" * 40}
+    assert _code_changes(made, {"training_code": now}) == (
+        f"it predates the fingerprint of recorder.py and its git revision {'0' * 40} is not in a checkout here"
+        " to compare with"
+    )
+    assert _code_changes({**made, "training_code": {**old, "losses/cwd.py": "0" * 64}}, {"training_code": now}) == (
+        "losses/cwd.py changed since"  # a hashed file that changed: no need to ask git
+    )
+    root = Path(yolokd.__file__).resolve().parents[2]
+    log = subprocess.run(
+        ["git", "log", "-2", "--format=%H", "--", "src/yolokd/recorder.py"], cwd=root, capture_output=True, text=True
+    )
+    revs = log.stdout.split() if log.returncode == 0 else []
+    if len(revs) < 2:
+        pytest.skip("not a git checkout with recorder.py's history (the wheel's copy, or a shallow clone)")
+    last, before = revs  # the last commit that changed recorder.py, and one with an older recorder.py
+    assert _code_changes({**made, "git_revision": last}, {"training_code": now}) is None
+    assert _code_changes({**made, "git_revision": before}, {"training_code": now}) == "recorder.py changed since"
+
+
 def test_report_under_way_names_the_folds_validated_so_far(tmp_path, teacher):
     from yolokd.report import pool_teachers, write_tables
 

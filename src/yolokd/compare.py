@@ -353,28 +353,31 @@ def load_record(rec: Path, overrides: dict[str, Any], label: str, inputs: dict[s
 def _code_changes(made: dict[str, Any], env: dict[str, Any]) -> str | None:
     """Which files of the code that trains (fingerprint.TRAINING_CODE) changed since a record was made, or None.
 
-    A record made before yolokd recorded that code is checked against its git revision where this is a
-    git checkout that has it; where neither can be checked, it is refused."""
+    Files the record fingerprinted are compared by hash. Files it did not (a record from before code
+    fingerprints, or from before a file joined TRAINING_CODE) are compared with the record's git revision
+    where this is a git checkout that has it; where that cannot be checked, the record is refused. Older
+    records also hashed cfg/default.yaml: that is not compared, a run's settings are checked from args.yaml."""
     now = env["training_code"]
-    if "training_code" in made:  # older records also hashed cfg/default.yaml: settings are checked from args.yaml
-        old = {f: h for f, h in made["training_code"].items() if f.endswith(".py")}
-        changed = sorted(f for f in set(old) | set(now) if old.get(f) != now.get(f))
-        return f"{', '.join(changed)} changed since" if changed else None
-    rev, root = made.get("git_revision"), Path(__file__).resolve().parents[2]
-    paths = [f"src/yolokd/{p}" for p in fingerprint.TRAINING_CODE]
-    try:  # the files as committed at the record's revision against the files as they are here
-        res = subprocess.run(
-            ["git", "diff", "--name-only", rev or "(none)", "--", *paths],
-            cwd=root,
-            capture_output=True,
-            text=True,
-            timeout=30,
-        )
-    except (OSError, subprocess.SubprocessError):
-        res = None
-    if res is None or res.returncode != 0:
-        return f"it predates code fingerprints and its git revision {rev} is not in a checkout here to compare with"
-    return f"{', '.join(res.stdout.split())} changed since" if res.stdout.strip() else None
+    old = {f: h for f, h in made.get("training_code", {}).items() if f != "cfg/default.yaml"}
+    changed = [f for f in sorted(old) if old[f] != now.get(f)]
+    unhashed = [f for f in sorted(now) if f not in old]
+    if unhashed and not changed:
+        rev, root = made.get("git_revision"), Path(__file__).resolve().parents[2]
+        try:  # the files as committed at the record's revision against the files as they are here
+            res = subprocess.run(
+                ["git", "diff", "--name-only", rev or "(none)", "--", *(f"src/yolokd/{f}" for f in unhashed)],
+                cwd=root,
+                capture_output=True,
+                text=True,
+                timeout=30,
+            )
+        except (OSError, subprocess.SubprocessError):
+            res = None
+        if res is None or res.returncode != 0:
+            what = f"the fingerprint of {', '.join(unhashed)}" if old else "code fingerprints"
+            return f"it predates {what} and its git revision {rev} is not in a checkout here to compare with"
+        changed = [f.removeprefix("src/yolokd/") for f in res.stdout.split()]
+    return f"{', '.join(changed)} changed since" if changed else None
 
 
 def _moved(old: Any, new: Any) -> bool:

@@ -17,14 +17,15 @@
 #              is what decides, and it measures only the pick (with none and native)
 #   3 confirm  none, native and the grid's best (highest mean paired Δ mAP50) on fresh seeds 10-15 x 3 folds
 #              = 18 runs per model; the 95 % interval is over the 6 seeds, each the mean Δ of its 3 folds
-#              (folds share training images): ±0.012 if seeds' mean Δ differed by sd 0.012, about ±0.03 at
-#              the spread seen between two machines (results README); power.md (decide.py power) estimates
-#              it from the spread of the second round's own pairs
+#              (folds share training images). select/power.md (decide.py power) estimates ±0.021 from the
+#              spread of the second round's pairs (sd 0.035 per pair); ±0.01 would take 19 seeds. The 6 were
+#              fixed here before the second round ended and stay fixed: the confirmation is not extended after
+#              its result is seen
 #   4 curves   none and the grid's best for 150 epochs on the standard split, validated every epoch: the
 #              plateau shown for the configuration picked (skipped when step 1 already ran it)
-# Cost on 2 CPU cores without other load: about 5 min per plain and 11-19 min per distilled student
-# (2 and 4.4-8 s per epoch: the machines differ, the response terms are the slowest), 10 min per teacher;
-# select about 4.5 h in two rounds, confirm about 11 h: it spans sessions,
+# Cost on 2 CPU cores without other load (the records' results.csv, AMD and Intel machines): 8-11 min per
+# plain student, 12-19 min per CWD or response student, 13-26 min per native one, 7-13 min per teacher;
+# select took parts of three sessions, confirm about 11 h (36 min per seed and fold): it spans sessions,
 # and a session's machine does not outlive it. So every finished student run is recorded in
 # benchmarks/results/decide_cpu/runs/<run>/ (compare records=: settings, input fingerprints, metrics,
 # results.csv, no weights; commit them), and a later session on a fresh machine reuses those records instead

@@ -379,16 +379,33 @@ def test_a_record_from_before_a_file_was_fingerprinted_is_checked_by_git():
     assert _code_changes({**made, "training_code": {**old, "losses/cwd.py": "0" * 64}}, {"training_code": now}) == (
         "losses/cwd.py changed since"  # a hashed file that changed: no need to ask git
     )
+    import shutil
+
     root = Path(yolokd.__file__).resolve().parents[2]
-    log = subprocess.run(
-        ["git", "log", "-2", "--format=%H", "--", "src/yolokd/recorder.py"], cwd=root, capture_output=True, text=True
+    log = shutil.which("git") and subprocess.run(
+        ["git", "-C", str(root), "log", "-2", "--format=%H", "--", "src/yolokd/recorder.py"],
+        capture_output=True,
+        text=True,
     )
-    revs = log.stdout.split() if log.returncode == 0 else []
+    revs = log.stdout.split() if log and log.returncode == 0 else []
     if len(revs) < 2:
         pytest.skip("not a git checkout with recorder.py's history (the wheel's copy, or a shallow clone)")
     last, before = revs  # the last commit that changed recorder.py, and one with an older recorder.py
     assert _code_changes({**made, "git_revision": last}, {"training_code": now}) is None
     assert _code_changes({**made, "git_revision": before}, {"training_code": now}) == "recorder.py changed since"
+    whole = _code_changes({"git_revision": last}, {"training_code": now})  # a record from before fingerprints
+    assert whole.endswith(" changed since") and "trainer.py" in whole and "recorder.py" not in whole
+
+
+def test_every_yolokd_setting_is_checked_when_a_record_is_reused():
+    """A record's code fingerprint leaves the defaults' file out because each run's settings, defaults
+    included, are checked from its args.yaml (RELEVANT, per method): every setting must be covered there."""
+    from yolokd.cfg import KD_DEFAULTS
+    from yolokd.compare import NOT_TRAINING, RELEVANT
+
+    checked = {k for keys in RELEVANT.values() for k in keys}
+    assert set(KD_DEFAULTS) - checked - NOT_TRAINING == set()
+    assert NOT_TRAINING <= set(KD_DEFAULTS)
 
 
 def test_report_under_way_names_the_folds_validated_so_far(tmp_path, teacher):
@@ -422,6 +439,7 @@ def test_save_record_replaces_a_record_whole_or_not_at_all(tmp_path, monkeypatch
     (run / "weights").mkdir(parents=True)
     (run / "weights" / "best.pt").write_text("weights")
     (run / "metrics.json").write_text("{}")
+    (run / "args.yaml").write_text("epochs: 1\n")
     save_record(run, records, {"epochs": 1}, {})
     save_record(run, records, {"epochs": 2}, {})
     assert [p.name for p in records.iterdir()] == ["run"] and has_record(records / "run")

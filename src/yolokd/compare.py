@@ -181,6 +181,11 @@ def _finished(last: Path) -> bool:
 
 _RESPONSE = ("kd_schedule", "kd_stop", "kd_cls", "kd_box", "kd_box_tau")  # the schedule and the response terms
 _SIGNALS = ("kd_norm", *_RESPONSE)
+NOT_TRAINING = {  # yolokd settings that RELEVANT need not check: they do not change how a run trains
+    "teacher",  # checked by its fingerprint (inputs)
+    "kd_method",  # part of every run's settings (its label)
+    "kd_allow_class_mismatch",  # only refuses or warns
+}
 RELEVANT = {  # the yolokd settings that change what a method trains
     "cwd": ("kd_tau", "kd_weight", "kd_softmax", *_SIGNALS),
     "cwd_attn": (
@@ -310,7 +315,8 @@ def save_record(run_dir: Path, records: Path, spec: dict[str, Any], env: dict[st
 
 def has_record(rec: Path | None) -> bool:
     """Whether ``rec`` is a whole record (a folder copied in part, say by a partial ``git add``, is not one)."""
-    return rec is not None and all((rec / f).is_file() for f in ("record.json", "yolokd_run.json", "metrics.json"))
+    need = ("record.json", "yolokd_run.json", "metrics.json", "args.yaml")  # args.yaml: the settings, defaults included
+    return rec is not None and all((rec / f).is_file() for f in need)
 
 
 def record_metrics(rec: Path) -> dict[str, Any]:
@@ -354,30 +360,43 @@ def _code_changes(made: dict[str, Any], env: dict[str, Any]) -> str | None:
     """Which files of the code that trains (fingerprint.TRAINING_CODE) changed since a record was made, or None.
 
     Files the record fingerprinted are compared by hash. Files it did not (a record from before code
-    fingerprints, or from before a file joined TRAINING_CODE) are compared with the record's git revision
-    where this is a git checkout that has it; where that cannot be checked, the record is refused. Older
-    records also hashed cfg/default.yaml: that is not compared, a run's settings are checked from args.yaml."""
+    fingerprints, or from before a file joined TRAINING_CODE) are read as committed at the record's git
+    revision, where this is a git checkout that has it, and hashed the same way; where that cannot be done,
+    the record is refused. (A record made in a tree with uncommitted changes is taken at its revision.)
+    Older records also hashed cfg/default.yaml: that is not compared, a run's settings are checked from
+    args.yaml."""
     now = env["training_code"]
     old = {f: h for f, h in made.get("training_code", {}).items() if f != "cfg/default.yaml"}
     changed = [f for f in sorted(old) if old[f] != now.get(f)]
     unhashed = [f for f in sorted(now) if f not in old]
     if unhashed and not changed:
-        rev, root = made.get("git_revision"), Path(__file__).resolve().parents[2]
-        try:  # the files as committed at the record's revision against the files as they are here
-            res = subprocess.run(
-                ["git", "diff", "--name-only", rev or "(none)", "--", *(f"src/yolokd/{f}" for f in unhashed)],
-                cwd=root,
-                capture_output=True,
-                text=True,
-                timeout=30,
-            )
-        except (OSError, subprocess.SubprocessError):
-            res = None
-        if res is None or res.returncode != 0:
+        rev = made.get("git_revision")
+        then = _committed(rev, [f"src/yolokd/{f}" for f in unhashed])
+        if then is None:
             what = f"the fingerprint of {', '.join(unhashed)}" if old else "code fingerprints"
             return f"it predates {what} and its git revision {rev} is not in a checkout here to compare with"
-        changed = [f.removeprefix("src/yolokd/") for f in res.stdout.split()]
+        changed = [
+            f
+            for f in unhashed
+            if (text := then[f"src/yolokd/{f}"]) is None or fingerprint.code_sha256(text, f.endswith(".py")) != now[f]
+        ]
     return f"{', '.join(changed)} changed since" if changed else None
+
+
+def _committed(rev: str | None, paths: list[str]) -> dict[str, str | None] | None:
+    """The text of each path as committed at ``rev`` (None where it did not exist) in the git checkout that
+    holds yolokd's source, or None where there is none or it lacks ``rev``."""
+    root = Path(__file__).resolve().parents[2]
+
+    def git(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run(["git", "-C", str(root), *args], capture_output=True, text=True, timeout=30)
+
+    try:
+        if not rev or git("cat-file", "-e", f"{rev}^{{commit}}").returncode != 0:
+            return None
+        return {p: r.stdout if (r := git("show", f"{rev}:{p}")).returncode == 0 else None for p in paths}
+    except (OSError, subprocess.SubprocessError):
+        return None
 
 
 def _moved(old: Any, new: Any) -> bool:

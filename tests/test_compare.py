@@ -364,6 +364,8 @@ def test_compare_continues_from_records_on_another_machine(tmp_path, data, teach
 def test_a_record_from_before_a_file_was_fingerprinted_is_checked_by_git():
     """A file that joined the training-code fingerprint after a record was made (recorder.py) is compared
     with the record's git revision; the defaults' file that older records hashed is not compared."""
+    import shutil
+
     import yolokd
     from yolokd import fingerprint
     from yolokd.compare import _code_changes
@@ -379,8 +381,6 @@ def test_a_record_from_before_a_file_was_fingerprinted_is_checked_by_git():
     assert _code_changes({**made, "training_code": {**old, "losses/cwd.py": "0" * 64}}, {"training_code": now}) == (
         "losses/cwd.py changed since"  # a hashed file that changed: no need to ask git
     )
-    import shutil
-
     root = Path(yolokd.__file__).resolve().parents[2]
     log = shutil.which("git") and subprocess.run(
         ["git", "-C", str(root), "log", "-2", "--format=%H", "--", "src/yolokd/recorder.py"],

@@ -371,21 +371,17 @@ def _code_changes(made: dict[str, Any], env: dict[str, Any]) -> str | None:
     unhashed = [f for f in sorted(now) if f not in old]
     if unhashed and not changed:
         rev = made.get("git_revision")
-        then = _committed(rev, [f"src/yolokd/{f}" for f in unhashed])
+        then = _committed(rev, unhashed)
         if then is None:
             what = f"the fingerprint of {', '.join(unhashed)}" if old else "code fingerprints"
             return f"it predates {what} and its git revision {rev} is not in a checkout here to compare with"
-        changed = [
-            f
-            for f in unhashed
-            if (text := then[f"src/yolokd/{f}"]) is None or fingerprint.code_sha256(text, f.endswith(".py")) != now[f]
-        ]
+        changed = [f for f in unhashed if then[f] is None or fingerprint.code_sha256(then[f]) != now[f]]
     return f"{', '.join(changed)} changed since" if changed else None
 
 
-def _committed(rev: str | None, paths: list[str]) -> dict[str, str | None] | None:
-    """The text of each path as committed at ``rev`` (None where it did not exist) in the git checkout that
-    holds yolokd's source, or None where there is none or it lacks ``rev``."""
+def _committed(rev: str | None, files: list[str]) -> dict[str, str | None] | None:
+    """The text of each of yolokd's source files (paths inside the package) as committed at ``rev`` (None where
+    it did not exist) in the git checkout that holds the source, or None where there is none or it lacks ``rev``."""
     root = Path(__file__).resolve().parents[2]
 
     def git(*args: str) -> subprocess.CompletedProcess:
@@ -394,7 +390,7 @@ def _committed(rev: str | None, paths: list[str]) -> dict[str, str | None] | Non
     try:
         if not rev or git("cat-file", "-e", f"{rev}^{{commit}}").returncode != 0:
             return None
-        return {p: r.stdout if (r := git("show", f"{rev}:{p}")).returncode == 0 else None for p in paths}
+        return {f: r.stdout if (r := git("show", f"{rev}:src/yolokd/{f}")).returncode == 0 else None for f in files}
     except (OSError, subprocess.SubprocessError):
         return None
 

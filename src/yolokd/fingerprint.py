@@ -50,17 +50,15 @@ def training_code() -> dict[str, str]:
         for rel in TRAINING_CODE
         for f in (sorted((root / rel).rglob("*.py")) if (root / rel).is_dir() else [root / rel])
     ]
-    return {f.relative_to(root).as_posix(): code_sha256(f.read_text(), f.suffix == ".py") for f in files}
+    return {f.relative_to(root).as_posix(): code_sha256(f.read_text()) for f in files}
 
 
-def code_sha256(text: str, python: bool = True) -> str:
-    """SHA-256 of a file's code: Python without comments and docstrings, as ast.unparse writes it."""
-    return hashlib.sha256(_code(text, python).encode()).hexdigest()
+def code_sha256(text: str) -> str:
+    """SHA-256 of a Python file's code: without comments and docstrings, as ast.unparse writes it."""
+    return hashlib.sha256(_code(text).encode()).hexdigest()
 
 
-def _code(text: str, python: bool) -> str:
-    if not python:
-        return text
+def _code(text: str) -> str:
     tree = ast.parse(text)
     for node in ast.walk(tree):
         body = getattr(node, "body", None)

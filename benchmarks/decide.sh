@@ -25,7 +25,7 @@
 #              plateau shown for the configuration picked (skipped when step 1 already ran it)
 # Cost on 2 CPU cores without other load (the records' results.csv, AMD and Intel machines): 8-11 min per
 # plain student, 12-19 min per CWD or response student, 13-26 min per native one, 7-13 min per teacher;
-# select took parts of three sessions, confirm about 11 h (36 min per seed and fold): it spans sessions,
+# select took parts of three sessions, confirm about 11 h (34 min per seed and fold): it spans sessions,
 # and a session's machine does not outlive it. So every finished student run is recorded in
 # benchmarks/results/decide_cpu/runs/<run>/ (compare records=: settings, input fingerprints, metrics,
 # results.csv, no weights; commit them), and a later session on a fresh machine reuses those records instead

@@ -13,7 +13,7 @@ import pytest
 from conftest import TINY, run_cli
 
 from yolokd.cfg import SettingsError
-from yolokd.compare import compare, has_record, parse_methods, parse_seeds, run_stem
+from yolokd.compare import compare, parse_methods, parse_seeds, run_stem
 from yolokd.report import mean_ci, t975
 
 ARGS = {k: v for k, v in TINY.items() if k not in ("epochs", "seed", "exist_ok")}
@@ -232,7 +232,6 @@ def test_compare_killed_mid_run_resumes(data, teacher, runs):
     import os
     import signal
     import time
-    from pathlib import Path
 
     yolokd = str(Path(sys.executable).with_name("yolokd"))
     args = [f"{k}={v}" for k, v in ARGS.items()]
@@ -361,53 +360,6 @@ def test_compare_continues_from_records_on_another_machine(tmp_path, data, teach
         compare(project=str(tmp_path / "e3"), name="c", examples=0, **kw)
 
 
-def test_a_record_from_before_a_file_was_fingerprinted_is_checked_by_git():
-    """A file that joined the training-code fingerprint after a record was made (recorder.py) is compared
-    with the record's git revision; the defaults' file that older records hashed is not compared."""
-    import shutil
-
-    import yolokd
-    from yolokd import fingerprint
-    from yolokd.compare import _code_changes
-
-    now = fingerprint.training_code()
-    assert "recorder.py" in now and "cfg/default.yaml" not in now
-    old = {f: h for f, h in now.items() if f != "recorder.py"} | {"cfg/default.yaml": "0" * 64}
-    made = {"training_code": old, "git_revision": "0" * 40}
-    assert _code_changes(made, {"training_code": now}) == (
-        f"it predates the fingerprint of recorder.py and its git revision {'0' * 40} is not in a checkout here"
-        " to compare with"
-    )
-    assert _code_changes({**made, "training_code": {**old, "losses/cwd.py": "0" * 64}}, {"training_code": now}) == (
-        "losses/cwd.py changed since"  # a hashed file that changed: no need to ask git
-    )
-    root = Path(yolokd.__file__).resolve().parents[2]
-    log = shutil.which("git") and subprocess.run(
-        ["git", "-C", str(root), "log", "-2", "--format=%H", "--", "src/yolokd/recorder.py"],
-        capture_output=True,
-        text=True,
-    )
-    revs = log.stdout.split() if log and log.returncode == 0 else []
-    if len(revs) < 2:
-        pytest.skip("not a git checkout with recorder.py's history (the wheel's copy, or a shallow clone)")
-    last, before = revs  # the last commit that changed recorder.py, and one with an older recorder.py
-    assert _code_changes({**made, "git_revision": last}, {"training_code": now}) is None
-    assert _code_changes({**made, "git_revision": before}, {"training_code": now}) == "recorder.py changed since"
-    whole = _code_changes({"git_revision": last}, {"training_code": now})  # a record from before fingerprints
-    assert whole.endswith(" changed since") and "trainer.py" in whole and "recorder.py" not in whole
-
-
-def test_every_yolokd_setting_is_checked_when_a_record_is_reused():
-    """A record's code fingerprint leaves the defaults' file out because each run's settings, defaults
-    included, are checked from its args.yaml (RELEVANT, per method): every setting must be covered there."""
-    from yolokd.cfg import KD_DEFAULTS
-    from yolokd.compare import NOT_TRAINING, RELEVANT
-
-    checked = {k for keys in RELEVANT.values() for k in keys}
-    assert set(KD_DEFAULTS) - checked - NOT_TRAINING == set()
-    assert NOT_TRAINING <= set(KD_DEFAULTS)
-
-
 def test_report_under_way_names_the_folds_validated_so_far(tmp_path, teacher):
     from yolokd.report import pool_teachers, write_tables
 
@@ -430,28 +382,3 @@ def test_report_under_way_names_the_folds_validated_so_far(tmp_path, teacher):
     t2 = [{**t0, "fold": f, "val_boxes": 300 + f} for f in range(3)]
     write_tables(tmp_path, pool_teachers("t.yaml", t2), runs, ["none", "cwd"], settings)
     assert "(903 validation boxes over 3 folds)" in (tmp_path / "table.md").read_text()
-
-
-def test_save_record_replaces_a_record_whole_or_not_at_all(tmp_path, monkeypatch):
-    from yolokd.compare import save_record
-
-    run, records = tmp_path / "run", tmp_path / "records"
-    (run / "weights").mkdir(parents=True)
-    (run / "weights" / "best.pt").write_text("weights")
-    (run / "metrics.json").write_text("{}")
-    (run / "args.yaml").write_text("epochs: 1\n")
-    save_record(run, records, {"epochs": 1}, {})
-    save_record(run, records, {"epochs": 2}, {})
-    assert [p.name for p in records.iterdir()] == ["run"] and has_record(records / "run")
-    rename = Path.rename
-
-    def fails_into_place(self, target):  # the new record cannot be moved into place (a full disk, say)
-        if self.name.startswith(".run.") and not self.name.endswith(".old"):
-            raise OSError("No space left on device")
-        return rename(self, target)
-
-    monkeypatch.setattr(Path, "rename", fails_into_place)
-    with pytest.raises(OSError, match="No space"):
-        save_record(run, records, {"epochs": 3}, {})
-    assert [p.name for p in records.iterdir()] == ["run"]  # no debris, and the old record kept
-    assert json.loads((records / "run" / "yolokd_run.json").read_text()) == {"epochs": 2}

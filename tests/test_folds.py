@@ -13,8 +13,9 @@ import yaml
 from conftest import TINY
 
 from yolokd.cfg import SettingsError
-from yolokd.compare import compare, has_record
+from yolokd.compare import compare
 from yolokd.data.folds import _cut, assign, read_dataset, write_folds
+from yolokd.records import has_record
 
 ARGS = {k: v for k, v in TINY.items() if k not in ("epochs", "seed", "exist_ok")}
 

@@ -1,0 +1,78 @@
+"""Run records (:mod:`yolokd.records`): a record is replaced whole, and reused only where the code that trains
+and every setting that changes training are the same. Reuse end to end is in test_compare.py."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+import yolokd
+from yolokd import fingerprint
+from yolokd.cfg import KD_DEFAULTS
+from yolokd.records import NOT_TRAINING, RELEVANT, _code_changes, has_record, save_record
+
+
+def test_a_record_from_before_a_file_was_fingerprinted_is_checked_by_git():
+    """A file that joined the training-code fingerprint after a record was made (recorder.py) is compared
+    with the record's git revision; the defaults' file that older records hashed is not compared."""
+    now = fingerprint.training_code()
+    assert "recorder.py" in now and "cfg/default.yaml" not in now
+    old = {f: h for f, h in now.items() if f != "recorder.py"} | {"cfg/default.yaml": "0" * 64}
+    made = {"training_code": old, "git_revision": "0" * 40}
+    assert _code_changes(made, {"training_code": now}) == (
+        f"it predates the fingerprint of recorder.py and its git revision {'0' * 40} is not in a checkout here"
+        " to compare with"
+    )
+    assert _code_changes({**made, "training_code": {**old, "losses/cwd.py": "0" * 64}}, {"training_code": now}) == (
+        "losses/cwd.py changed since"  # a hashed file that changed: no need to ask git
+    )
+    root = Path(yolokd.__file__).resolve().parents[2]
+    log = shutil.which("git") and subprocess.run(
+        ["git", "-C", str(root), "log", "-2", "--format=%H", "--", "src/yolokd/recorder.py"],
+        capture_output=True,
+        text=True,
+    )
+    revs = log.stdout.split() if log and log.returncode == 0 else []
+    if len(revs) < 2:
+        pytest.skip("not a git checkout with recorder.py's history (the wheel's copy, or a shallow clone)")
+    last, before = revs  # the last commit that changed recorder.py, and one with an older recorder.py
+    assert _code_changes({**made, "git_revision": last}, {"training_code": now}) is None
+    assert _code_changes({**made, "git_revision": before}, {"training_code": now}) == "recorder.py changed since"
+    whole = _code_changes({"git_revision": last}, {"training_code": now})  # a record from before fingerprints
+    assert whole.endswith(" changed since") and "trainer.py" in whole and "recorder.py" not in whole
+
+
+def test_every_yolokd_setting_is_checked_when_a_record_is_reused():
+    """A record's code fingerprint leaves the defaults' file out because each run's settings, defaults
+    included, are checked from its args.yaml (RELEVANT, per method): every setting must be covered there."""
+
+    checked = {k for keys in RELEVANT.values() for k in keys}
+    assert set(KD_DEFAULTS) - checked - NOT_TRAINING == set()
+    assert NOT_TRAINING <= set(KD_DEFAULTS)
+
+
+def test_save_record_replaces_a_record_whole_or_not_at_all(tmp_path, monkeypatch):
+    run, records = tmp_path / "run", tmp_path / "records"
+    (run / "weights").mkdir(parents=True)
+    (run / "weights" / "best.pt").write_text("weights")
+    (run / "metrics.json").write_text("{}")
+    (run / "args.yaml").write_text("epochs: 1\n")
+    save_record(run, records, {"epochs": 1}, {})
+    save_record(run, records, {"epochs": 2}, {})
+    assert [p.name for p in records.iterdir()] == ["run"] and has_record(records / "run")
+    rename = Path.rename
+
+    def fails_into_place(self, target):  # the new record cannot be moved into place (a full disk, say)
+        if self.name.startswith(".run.") and not self.name.endswith(".old"):
+            raise OSError("No space left on device")
+        return rename(self, target)
+
+    monkeypatch.setattr(Path, "rename", fails_into_place)
+    with pytest.raises(OSError, match="No space"):
+        save_record(run, records, {"epochs": 3}, {})
+    assert [p.name for p in records.iterdir()] == ["run"]  # no debris, and the old record kept
+    assert json.loads((records / "run" / "yolokd_run.json").read_text()) == {"epochs": 2}

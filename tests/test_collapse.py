@@ -1,4 +1,4 @@
-"""The attention trap (DESIGN.md section 1): learnable attention on both sides switches CWD off.
+"""The attention trap (losses/feature.py): learnable attention on both sides switches CWD off.
 
 Student features are fixed and only the attention parameters are trained on the CWD loss. The
 paper-literal ``shared`` mode drives the loss to ~0 by pushing its spatial masks to ~0 (both

@@ -1,6 +1,6 @@
 """The report of ``yolokd compare``: tables (Markdown, CSV), JSON records and figures (PNG).
 
-Statistics follow DESIGN §6: runs are paired by seed (by seed and fold with ``folds=``), and each
+Statistics: runs are paired by seed (by seed and fold with ``folds=``), and each
 method's difference to the plain student is reported as the mean paired difference with a 95 %
 Student-t interval over seeds. With folds, a seed's difference is the mean over its folds (every image
 validated once): the folds of one seed share most training images, so they are not independent pairs.

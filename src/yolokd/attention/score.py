@@ -8,7 +8,7 @@ teacher is sure holds an object gets up to 2.
 
 Why not the probability alone, or rescaled to mean 1: multiplying features by a mask in (0, 1) shrinks
 every channel's logits and flattens its spatial distribution, which weakens CWD whatever the student
-does (DESIGN.md, "the trap"); rescaling a sparse mask to mean 1 does the opposite — on the tree tiles the
+does (the trap, losses/feature.py); rescaling a sparse mask to mean 1 does the opposite — on the tree tiles the
 teacher's P3 probabilities average 0.056 with peaks 16x the mean, so objects' logits grew up to 16x
 (32x at tau 0.5), CWD's distributions became near one-hot and the loss drowned the detection loss
 (one seed: mAP50 0.215 against 0.370 for the plain student). A bounded 1..2 weight emphasises

@@ -1,7 +1,6 @@
 """A small generated YOLO dataset: filled rectangles and discs on textured backgrounds.
 
-Deterministic for a given seed; used by the tests and by ``make demo`` until the real-data
-comparison exists. Two classes: 0 = box, 1 = disc.
+Deterministic for a given seed; used by the tests. Two classes: 0 = box, 1 = disc.
 """
 
 from __future__ import annotations

@@ -5,7 +5,8 @@ optionally standardised per channel (``norm="channel"``, both sides), re-weighte
 then compared with the teacher's features (N, Ct, H, W) by channel-wise distillation. Nothing here
 is saved with the student.
 
-Attention modes (see DESIGN.md, "the trap"):
+Attention modes (the trap: attention trained on both sides by the KD loss alone can switch CWD off,
+tests/test_collapse.py):
 - ``none``: plain CWD.
 - ``shared``: paper-literal; one learnable channel + spatial attention per level applied to
   both teacher and student features. Trained only by the KD loss, it can lower the loss by

@@ -37,6 +37,8 @@ sys.exit(rc)
         (["compare", "data={data}", "teacher=t.pt", "seeds=0"], "seeds=0 is a count; seeds=1 runs seed 0 alone"),
         (["compare", "data={data}", "teacher=t.pt", "folds=3"], "one teacher per fold"),
         (["demo", "epoch=3"], "Did you mean 'epochs'"),
+        (["demo", "name=x", "project=p"], "yolokd demo sets project=, name= itself"),
+        (["yolokd", "help"], "unknown mode 'yolokd'"),
         (["settings", "kd_tua"], "Did you mean 'kd_tau'"),
     ],
 )

@@ -42,6 +42,7 @@ def test_sweep_labels_carry_typed_settings():
         ),
         ("cwd@kd_norm=channel", {"kd_method": "cwd", "kd_norm": "channel"}),
     ]
+    assert parse_methods("native@dis=3")[1] == ("native@dis=3", {"kd_method": "native", "dis": 3.0})
     assert run_stem("cwd_attn:score@kd_cls=1@kd_weight=0.5") == "cwd_attn-score+kd_cls1+kd_weight0.5"
     with pytest.raises(SettingsError, match=r"'cwd@kd_tua=1'.*Did you mean 'kd_tau'"):
         parse_methods("cwd@kd_tua=1")
@@ -52,21 +53,25 @@ def test_sweep_labels_carry_typed_settings():
         ("cwd@kd_method=native", "not a valid"),
         ("cwd@kd_weight=2,cwd@kd_weight=2.0", "listed twice|same run folder"),
         ("response", "set kd_cls=1"),
+        ("cwd@dis=3", "only native takes it"),
+        ("native@dis=0", "must be a number > 0"),
+        ("native@dis=x", "must be a number > 0"),
+        ("native@dis=3,native@dis=3.0", "listed twice"),
     ):
         with pytest.raises(SettingsError, match=match):
             parse_methods(bad)
 
 
 def test_compare_sweep_rows_and_folders(data, teacher, runs):
-    out = compare(data=str(data), teacher=str(teacher), methods="cwd@kd_weight=3,response@kd_cls=2", seeds=1,
-                  epochs=1, project=str(runs), name="cmp-sweep", examples=0, **ARGS)  # fmt: skip
+    methods = "cwd@kd_weight=3,response@kd_cls=2,native@dis=3"
+    out = compare(data=str(data), teacher=str(teacher), methods=methods, seeds=1, epochs=1, project=str(runs),
+                  name="cmp-sweep", examples=0, **ARGS)  # fmt: skip
     rows = [r["model"] for r in csv.DictReader(open(out / "table.csv"))]
-    assert rows == ["teacher", "none", "cwd@kd_weight=3", "response@kd_cls=2"]
-    for stem, key, value in (("cwd+kd_weight3", "kd_weight", 3.0), ("response+kd_cls2", "kd_cls", 2.0)):
-        run = out / f"{stem}-s0"
-        assert json.loads((run / "yolokd_run.json").read_text())["label"] == stem.replace("+", "@").replace(
-            "weight3", "weight=3"
-        ).replace("cls2", "cls=2")
+    assert rows == ["teacher", "none", *methods.split(",")]
+    for label, key, value in (("cwd@kd_weight=3", "kd_weight", 3.0), ("response@kd_cls=2", "kd_cls", 2.0),
+                              ("native@dis=3", "dis", 3.0)):  # fmt: skip
+        run = out / f"{run_stem(label)}-s0"
+        assert json.loads((run / "yolokd_run.json").read_text())["label"] == label
         assert f"{key}: {value}" in (run / "args.yaml").read_text()
 
 

@@ -105,3 +105,20 @@ def test_cli_help_and_settings():
     assert r.returncode == 0 and "kd_tau: 0.5 # (float)" in r.stdout
     r = subprocess.run([sys.executable, "-m", "yolokd.cli", "help"], capture_output=True, text=True, timeout=60)
     assert r.returncode == 0 and "usage: yolokd" in r.stdout
+
+
+def test_without_ultralytics_the_fix_installs_a_supported_release(monkeypatch):
+    import importlib.util
+
+    from yolokd import cfg
+    from yolokd._compat import ULTRALYTICS
+
+    lo, hi = (".".join(map(str, v)) for v in ULTRALYTICS)
+    find = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "ultralytics" else find(name, *a))
+    cfg.ultralytics_defaults.cache_clear()
+    try:
+        with pytest.raises(SettingsError, match=f'pip install "ultralytics>={lo},<={hi}"'):
+            cfg.ultralytics_defaults()
+    finally:
+        cfg.ultralytics_defaults.cache_clear()

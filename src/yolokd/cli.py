@@ -39,7 +39,8 @@ modes:
   compare   the paper's experiment: teacher + one student per method and seed, same recipe, one report
               data=data.yaml teacher=teacher.pt (or teacher=yolov8s.yaml teacher_epochs=50) student=yolov8n.yaml
               methods=none,cwd,cwd_attn,native (variants: cwd_attn:student|shared|shared_norm|teacher|score;
-              a sweep: METHOD[:MODE][@key=value]..., e.g. cwd@kd_weight=10@kd_tau=1) seeds=3 epochs=100
+              a sweep: METHOD[:MODE][@key=value]..., e.g. cwd@kd_weight=10@kd_tau=1, native@dis=3)
+              seeds=3 epochs=100
               recipe=default|paper project=runs/compare name=compare examples=4 examples_conf=0.001,
               folds=k (k-fold over train+val images; one teacher per fold, so teacher_epochs= is required),
               only_folds=0,2 (run those folds of folds=k alone),
@@ -174,7 +175,7 @@ def _mode_help() -> dict[str, str]:
     """USAGE's block for each mode: its line and the indented lines under it."""
     blocks: dict[str, list[str]] = {}
     mode = None
-    for line in USAGE.splitlines():
+    for line in USAGE.split("\nexample:")[0].splitlines():  # (the example's line is no mode)
         if line.startswith("  ") and not line.startswith("   "):
             mode = line.split()[0]
             blocks[mode] = [line]

@@ -63,8 +63,9 @@ def parse_methods(methods: str | list[str]) -> list[tuple[str, dict[str, Any]]]:
     """``none,cwd,cwd_attn:shared,cwd_attn@kd_weight=10@kd_tau=1`` → [(label, kd settings)].
 
     A label is ``METHOD[:MODE][@key=value]...``: ``cwd_attn:MODE`` picks ``kd_attn_mode`` and each
-    ``@key=value`` sets a yolokd setting for that row only (a sweep). The plain student (``none``) is
-    always included: it is the baseline every difference is taken against.
+    ``@key=value`` sets a yolokd setting for that row only (a sweep); ``native@dis=3`` sets Ultralytics'
+    distillation weight ``dis`` (default 6) of a native row. The plain student (``none``) is always included:
+    it is the baseline every difference is taken against.
     """
     items = [m.strip() for m in (methods.split(",") if isinstance(methods, str) else methods) if m.strip()]
     out: list[tuple[str, dict[str, Any]]] = []
@@ -89,15 +90,18 @@ def parse_methods(methods: str | list[str]) -> list[tuple[str, dict[str, Any]]]:
             key, sep, value = ov.partition("=")
             if not sep or not key or not value:
                 raise SettingsError(f"methods: '{item}': '@{ov}' is not of the form @key=value, e.g. @kd_weight=10")
+            if key == "dis":
+                kd[key] = _native_weight(item, method, value)
+                continue
             if key not in KD_DEFAULTS or key in ("kd_method", "teacher"):
-                err = unknown_key_error(key, set(KD_DEFAULTS) - {"kd_method", "teacher"})
+                err = unknown_key_error(key, set(KD_DEFAULTS) - {"kd_method", "teacher"} | {"dis"})
                 raise SettingsError(f"methods: '{item}': {err}")
             kd[key] = value
         try:
-            typed = check_kd_settings(kd, require_teacher=False)
+            typed = check_kd_settings({k: v for k, v in kd.items() if k != "dis"}, require_teacher=False)
         except SettingsError as e:
             raise SettingsError(f"methods: '{item}': {e}") from None
-        kd = {k: typed[k] for k in kd}
+        kd = {k: typed.get(k, v) for k, v in kd.items()}
         same = [label for label, other in out if other == kd]
         if same:
             raise SettingsError(f"methods: '{item}' is listed twice (as '{same[0]}', with the same settings)")
@@ -107,6 +111,21 @@ def parse_methods(methods: str | list[str]) -> list[tuple[str, dict[str, Any]]]:
     if "none" not in (label for label, _ in out):
         out.insert(0, ("none", {"kd_method": "none"}))
     return out
+
+
+def _native_weight(item: str, method: str, value: str) -> float:
+    """``@dis=`` of a methods label: Ultralytics' distillation weight, for a native row only."""
+    if method != "native":
+        raise SettingsError(
+            f"methods: '{item}': @dis= is the weight of Ultralytics' own distillation; only native takes it"
+        )
+    try:
+        dis = float(value)
+    except ValueError:
+        dis = -1.0
+    if not dis > 0:
+        raise SettingsError(f"methods: '{item}': @dis={value} must be a number > 0 (Ultralytics' default is 6)")
+    return dis
 
 
 def run_stem(label: str) -> str:

@@ -31,6 +31,13 @@ def run_demo(out: str = "runs/yolokd-demo", wheel: str | None = None, **override
 
     ``wheel`` is a local deepforest-2.1.0 wheel (default: downloaded with pip once, then cached).
     """
+    from yolokd.cfg import SettingsError
+
+    if own := [k for k in ("data", "project", "name") if k in overrides]:
+        raise SettingsError(
+            f"yolokd demo sets {', '.join(k + '=' for k in own)} itself (the tree data, folders under out=); "
+            "pass out=DIR for another folder, or run yolokd compare data=... for your own data"
+        )
     from yolokd.compare import compare
     from yolokd.data.trees import make_trees
 

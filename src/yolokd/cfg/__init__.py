@@ -138,7 +138,10 @@ def ultralytics_defaults() -> dict[str, Any]:
     (importing Ultralytics pulls in torch: seconds before a misspelt key could be reported)."""
     spec = importlib.util.find_spec("ultralytics")
     if spec is None or not spec.submodule_search_locations:
-        raise SettingsError("Ultralytics is not installed; pip install ultralytics (see README)")
+        from yolokd._compat import ULTRALYTICS
+
+        lo, hi = (".".join(map(str, v)) for v in ULTRALYTICS)
+        raise SettingsError(f'Ultralytics is not installed; pip install "ultralytics>={lo},<={hi}" (see README)')
     path = Path(next(iter(spec.submodule_search_locations))) / "cfg" / "default.yaml"
     return yaml.safe_load(path.read_text(encoding="utf-8"))
 
@@ -156,9 +159,9 @@ def check_keys(overrides: dict[str, Any], extra: set[str] = frozenset()) -> None
             raise unknown_key_error(key, valid)
     for reserved in ("distill_model", "dis"):
         if overrides.get(reserved, ultra[reserved]) != ultra[reserved] and overrides.get("kd_method") != "native":
-            raise SettingsError(
-                f"'{reserved}=' is Ultralytics' own distillation; use kd_method=native teacher=... instead"
-            )
+            hint = " (in yolokd compare, per row: methods=none,native@dis=3)" if reserved == "dis" else ""
+            what = f"'{reserved}=' is Ultralytics' own distillation"
+            raise SettingsError(f"{what}; use kd_method=native teacher=... instead{hint}")
     data = overrides.get("data")
     if isinstance(data, str) and data.endswith((".yaml", ".yml")) and not Path(data).is_file():
         raise SettingsError(

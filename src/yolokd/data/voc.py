@@ -23,7 +23,7 @@ from PIL import Image
 
 from yolokd.cfg import SettingsError
 
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp")
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".webp")
 Image.MAX_IMAGE_PIXELS = None  # aerial mosaics are legitimately large
 
 

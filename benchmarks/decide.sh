@@ -61,6 +61,9 @@ for step in $STEPS; do
       .venv/bin/python benchmarks/decide.py curves "$W/plateau" --png "$R/plateau/plateau.png" > "$R/plateau/plateau.md"
       ;;
     select)
+      # The selection ends when confirm fixes its pick; a later invocation keeps its reports as committed (a
+      # re-run would redraw them with the latest training of each fold's teacher, not the one its students had)
+      if [ -f "$R/select/picked.txt" ]; then echo "select: done, the pick is $(cat "$R/select/picked.txt")"; continue; fi
       $Y compare "${COMMON[@]}" "${FOLDS[@]}" methods="$GRID" seeds=1 only_folds=0 name=decide
       report decide "$R/select-f0"
       TOP=$(.venv/bin/python benchmarks/decide.py top "$R/select-f0/table.csv" 4)

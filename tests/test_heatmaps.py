@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from conftest import TINY, run_cli
+from conftest import TINY, _train_teacher, run_cli
 from PIL import Image
 
 from yolokd import distill
@@ -28,3 +28,19 @@ def test_attention_heatmaps_from_the_cli(data, teacher, runs, tmp_path):
 
     code, log = run_cli("attention", f"model={best}", "source=missing.jpg", "out=x")
     assert code == 2 and "source 'missing.jpg' not found" in log and "Traceback" not in log
+
+
+def test_attention_heatmaps_of_a_grayscale_pair(data, runs, tmp_path):
+    """Models built for ``channels: 1`` get one-channel images (the RGB conversion failed in their first conv)."""
+    import yaml
+
+    gray = tmp_path / "gray.yaml"
+    gray.write_text(yaml.safe_dump({**yaml.safe_load(data.read_text()), "channels": 1}))
+    teacher = _train_teacher("yolov8s.yaml", gray, runs, "heat-gray-teacher")
+    distill("yolov8n.yaml", data=str(gray), method="none", project=str(runs), name="heat-gray", **TINY)
+    source = sorted((Path(data).parent / "images" / "val").iterdir())[0]
+    out = tmp_path / "out"
+    code, log = run_cli("attention", f"model={runs / 'heat-gray/weights/best.pt'}", f"teacher={teacher}",
+                        f"source={source}", f"out={out}")  # fmt: skip
+    assert code == 0, log[-2000:]
+    assert (out / f"{source.stem}_attention.png").is_file()

@@ -80,13 +80,14 @@ def attention_maps(
     s_rec = FeatureRecorder(student, detect_head(student, "model"))
     t_rec = FeatureRecorder(t_model, detect_head(t_model, "teacher"))
     images = _images(Path(source))
+    mode = "L" if int(student.yaml.get("channels", 3)) == 1 else "RGB"  # a grayscale model sees one channel
     out_dir = Path(out)
     out_dir.mkdir(parents=True, exist_ok=True)
     written, learned = [], None
     for path in images:
-        im = np.asarray(Image.open(path).convert("RGB"))
-        boxed = LetterBox(new_shape=(imgsz, imgsz), auto=False)(image=im)
-        x = torch.from_numpy(boxed).permute(2, 0, 1)[None].float() / 255  # (1, 3, imgsz, imgsz)
+        im = np.asarray(Image.open(path).convert(mode))
+        boxed = LetterBox(new_shape=(imgsz, imgsz), auto=False)(image=im).reshape(imgsz, imgsz, -1)
+        x = torch.from_numpy(boxed).permute(2, 0, 1)[None].float() / 255  # (1, 3 or 1, imgsz, imgsz)
         s_feats, t_feats = s_rec(x), t_rec(x)
         if learned is None:
             learned = _learned_distiller(model_path, args, [f.shape[1] for f in s_feats], [f.shape[1] for f in t_feats])
@@ -99,7 +100,7 @@ def attention_maps(
                 masks["learned"] = learned.attention[i].masks(learned.adapters[i](s))[1]
             for ax, name in zip(axes[i], cols):
                 m = masks[name][0, 0]
-                ax.imshow(boxed)
+                ax.imshow(boxed, cmap="gray" if mode == "L" else None)
                 vmax = max(1.0, float(m.max()))  # masks in (0, 1); mean-1 masks may exceed 1
                 shown = ax.imshow(m.numpy(), cmap="jet", alpha=0.5, vmin=0, vmax=vmax, extent=(0, imgsz, imgsz, 0))
                 fig.colorbar(shown, ax=ax, fraction=0.046, pad=0.02).ax.tick_params(labelsize=6)  # a flat mask reads

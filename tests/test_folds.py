@@ -96,6 +96,27 @@ def test_relative_dataset_path_is_found_as_ultralytics_finds_it(tmp_path, monkey
     assert Path(check_det_dataset("cfg/d.yaml")["val"]) == splits["val"][0].parent  # where Ultralytics trains
 
 
+def test_images_are_listed_as_ultralytics_lists_them(tmp_path):
+    """Its image formats (an .avif counts, a .pfm does not), no hidden files, a list's non-image lines skipped."""
+    from types import SimpleNamespace
+
+    from ultralytics.data.base import BaseDataset
+
+    from yolokd.data.folds import list_images
+
+    images = tmp_path / "images"
+    (images / "sub").mkdir(parents=True)
+    for name in ("a.png", "b.avif", "c.JPG", "d.pfm", "._e.jpg", "notes.txt", "sub/f.webp"):
+        (images / name).write_bytes(b"")
+    (tmp_path / "more.txt").write_text("./images/a.png\n./images/d.pfm\n./images/notes.txt\n\n")
+    ours = list_images(["images", "more.txt"], tmp_path)
+    theirs = BaseDataset.get_img_files(
+        SimpleNamespace(prefix="", fraction=1.0), [str(images), str(tmp_path / "more.txt")]
+    )
+    assert ours == sorted(Path(f).resolve() for f in theirs)
+    assert [p.name for p in ours] == ["a.png", "a.png", "b.avif", "c.JPG", "f.webp"]
+
+
 def test_folds_without_tiles_split_evenly(data, tmp_path):
     yamls = write_folds(data, 3, tmp_path / "folds")
     sizes = [len((y.parent / "val.txt").read_text().split()) for y in yamls]

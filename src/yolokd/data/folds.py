@@ -14,6 +14,7 @@ run and machine; it is written to ``folds.csv``. Every fold gets at least one im
 from __future__ import annotations
 
 import csv
+import glob
 import random
 from pathlib import Path
 
@@ -21,18 +22,20 @@ import yaml
 
 from yolokd.cfg import SettingsError
 
-IMG_SUFFIXES = {"bmp", "dng", "jpeg", "jpg", "mpo", "png", "tif", "tiff", "webp", "pfm", "heic"}
-
 
 def list_images(entry: str | list[str], root: Path) -> list[Path]:
-    """The images of one data.yaml ``train``/``val`` entry (folders, image-list .txt files, or lists of them)."""
+    """The images of one data.yaml ``train``/``val`` entry (folders, image-list .txt files, or lists of them), as
+    Ultralytics' ``BaseDataset.get_img_files`` finds them: its image formats, no hidden files in folders, and
+    a list's lines kept only where they name an image."""
+    from ultralytics.data.utils import IMG_FORMATS
+
     paths: list[Path] = []
     for e in entry if isinstance(entry, list) else [entry]:
         p = root / e  # an absolute e stays itself
         if isinstance(entry, str) and not p.exists() and e.startswith("../"):
             p = root / e[3:]  # Ultralytics' fallback for a single entry
         if p.is_dir():
-            paths += [f for f in p.rglob("*") if f.suffix[1:].lower() in IMG_SUFFIXES]
+            paths += map(Path, glob.glob(str(Path(glob.escape(str(p))) / "**" / "*.*"), recursive=True))
         elif p.suffix == ".txt" and p.is_file():
             for line in p.read_text(encoding="utf-8-sig").splitlines():
                 line = line.strip()
@@ -40,7 +43,7 @@ def list_images(entry: str | list[str], root: Path) -> list[Path]:
                     paths.append((p.parent / line[2:]) if line.startswith("./") else Path(line))
         else:
             raise SettingsError(f"data: '{p}' (a train/val entry) is not a folder or an image-list .txt")
-    return sorted(p.resolve() for p in paths)
+    return sorted(p.resolve() for p in paths if p.name.rpartition(".")[-1].lower() in IMG_FORMATS)
 
 
 def dataset_root(cfg: dict, data: Path) -> Path:

@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import yaml
 from conftest import TINY, run_cli
 
 from yolokd.cfg import SettingsError
@@ -73,6 +74,11 @@ def test_compare_sweep_rows_and_folders(data, teacher, runs):
         run = out / f"{run_stem(label)}-s0"
         assert json.loads((run / "yolokd_run.json").read_text())["label"] == label
         assert f"{key}: {value}" in (run / "args.yaml").read_text()
+    native = yaml.safe_load((out / "native+dis3-s0" / "args.yaml").read_text())
+    assert (
+        native["distill_model"] == str(teacher.resolve())
+        and "train/dis_loss" in (out / "native+dis3-s0" / "results.csv").read_text()
+    )
 
 
 def test_example_panels_show_the_top_detections_and_their_threshold():

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 import torch
+import yaml
 from conftest import TINY, run_cli
 
 from yolokd import DistillationTrainer, distill
@@ -56,6 +57,12 @@ def test_cli_each_method(method, data, teacher, runs):
             assert not attn
     else:
         assert not [k for k in rows[-1] if k.startswith(("train/kd_", "kd/"))]
+        args = yaml.safe_load((run / "args.yaml").read_text())
+        if method == "native":  # Ultralytics' own distillation ran, from this teacher, at its default weight
+            assert float(rows[-1]["train/dis_loss"]) > 0 and args["distill_model"] == str(teacher.resolve())
+            assert args["dis"] == 6.0
+        else:
+            assert "train/dis_loss" not in rows[-1] and not args["distill_model"]
 
 
 PURITY = """

@@ -9,10 +9,11 @@ import subprocess
 from pathlib import Path
 
 import pytest
+import torch
 
 import yolokd
 from yolokd import fingerprint
-from yolokd.cfg import KD_DEFAULTS
+from yolokd.cfg import KD_DEFAULTS, check_kd_settings
 from yolokd.records import NOT_TRAINING, RELEVANT, _code_changes, has_record, save_record
 
 
@@ -53,6 +54,39 @@ def test_every_yolokd_setting_is_checked_when_a_record_is_reused():
     checked = {k for keys in RELEVANT.values() for k in keys}
     assert set(KD_DEFAULTS) - checked - NOT_TRAINING == set()
     assert NOT_TRAINING <= set(KD_DEFAULTS)
+
+
+# A non-default value of every setting that could change training (NOT_TRAINING left out)
+ALTERED = {"kd_tau": 2.0, "kd_weight": 3.0, "kd_softmax": "sqrt_hw", "kd_attn_mode": "teacher", "kd_spatial_kernel": 3,
+           "kd_channel_reduction": 4, "kd_norm": "channel", "kd_schedule": "cosine", "kd_stop": 0.5,
+           "kd_score_tau": 0.5, "kd_cls": 2.0, "kd_box": 2.0, "kd_box_tau": 3.0}  # fmt: skip
+
+
+def _what_trains(kd: dict) -> tuple:
+    """What a run with these settings would train: the distiller's loss on fixed outputs at the middle epoch of
+    10 (its weights, terms, schedule and stop included) and its parameters' shapes."""
+    from test_distiller import S_CH, T_CH, outputs
+
+    from yolokd.distiller import build_distiller
+
+    kd = check_kd_settings(kd, require_teacher=False)
+    torch.manual_seed(0)
+    d = build_distiller(kd, S_CH, T_CH, reg_max=4)
+    d.set_epoch(6, 10, kd["kd_schedule"], kd["kd_stop"])
+    loss = d(outputs(S_CH, 0), outputs(T_CH, 1))["kd_loss"].item()
+    return round(loss, 5), [tuple(p.shape) for p in d.parameters()]
+
+
+@pytest.mark.parametrize("method", sorted(RELEVANT))
+def test_each_setting_that_changes_a_methods_training_is_checked_for_that_method(method):
+    """Per method, not pooled over methods: a setting that changes what a method trains must be in its RELEVANT
+    (a record reused across a change of it would pool different training)."""
+    assert set(ALTERED) == set(KD_DEFAULTS) - NOT_TRAINING and all(ALTERED[k] != KD_DEFAULTS[k] for k in ALTERED)
+    base = {"kd_method": method, **({"kd_cls": 1.0} if method == "response" else {})}
+    before = _what_trains(base)
+    changes = [k for k, v in ALTERED.items() if _what_trains({**base, k: v}) != before]
+    assert "kd_schedule" in changes and ("kd_tau" in changes or method == "response")  # the probe sees changes
+    assert set(changes) <= set(RELEVANT[method]), set(changes) - set(RELEVANT[method])
 
 
 def test_save_record_replaces_a_record_whole_or_not_at_all(tmp_path, monkeypatch):

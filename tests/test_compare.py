@@ -154,9 +154,11 @@ def test_compare_end_to_end(data, teacher, runs, capsys):
         **ARGS,
     )
     out = compare(**kw)
-    for f in ("table.md", "table.csv", "summary.json", "env.json", "map.png", "examples.png"):
+    report = ("table.md", "table.csv", "summary.json", "env.json", "map.png", "examples.png")
+    for f in report:
         assert (out / f).is_file() and (out / f).stat().st_size > 0, f
-    assert not (out / "val").exists()  # Ultralytics' validator would leave one empty folder per model there
+    stray = {p.name for p in out.iterdir()} - {*report, "none-s0", "cwd-s0", ".yolokd.lock"}
+    assert not stray  # e.g. no folder left by Ultralytics' validator
     summary = json.loads((out / "summary.json").read_text())
     rows = {r["model"]: r for r in csv.DictReader(open(out / "table.csv"))}
     assert set(rows) == {"teacher", "none", "cwd"}

@@ -139,3 +139,21 @@ def test_an_unsupported_ultralytics_fails_the_import_with_one_line(tmp_path):
     assert r.returncode != 0 and r.stderr.strip().splitlines()[-1] == f"ImportError: {line}"
     r = subprocess.run([YOLOKD, "version"], env=env, capture_output=True, text=True, timeout=60)
     assert r.returncode == 1 and r.stderr.strip() == f"yolokd: error: {line}"  # the command line: that line alone
+
+
+@pytest.mark.parametrize(("argv", "hint"), [(["compare"], "run the same command again"), (["train"], "resume")])
+def test_ctrl_c_exits_130_with_how_to_continue(argv, hint, monkeypatch, capsys, data, teacher):
+    import yolokd.compare
+    import yolokd.trainer
+
+    def interrupted(*a, **k):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(yolokd.compare, "compare", interrupted)
+    monkeypatch.setattr(yolokd.trainer, "distill", interrupted)
+    from yolokd.cli import main
+
+    args = [f"data={data}", f"teacher={teacher}"] + (["kd_method=none"] if argv == ["train"] else [])
+    assert main([*argv, *args]) == 130
+    err = capsys.readouterr().err
+    assert "yolokd: interrupted; to continue," in err and hint in err

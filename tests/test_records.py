@@ -110,3 +110,12 @@ def test_save_record_replaces_a_record_whole_or_not_at_all(tmp_path, monkeypatch
         save_record(run, records, {"epochs": 3}, {})
     assert [p.name for p in records.iterdir()] == ["run"]  # no debris, and the old record kept
     assert json.loads((records / "run" / "yolokd_run.json").read_text()) == {"epochs": 2}
+
+
+def test_the_code_fingerprint_ignores_comments_and_docstrings_only():
+    """Records stay valid through a comment or docstring edit of the code that trains, never through a code edit."""
+    plain = "def f(x):\n    return x + 1\n"
+    assert fingerprint.code_sha256('def f(x):\n    """Add one."""\n    return x + 1  # one\n') == (
+        fingerprint.code_sha256(plain)
+    )
+    assert fingerprint.code_sha256(plain.replace("+ 1", "+ 2")) != fingerprint.code_sha256(plain)

@@ -243,6 +243,25 @@ def test_resume_restores_distiller(data, teacher, runs):
     assert float(rows[1]["train/kd_cls"]) > 0
 
 
+def test_resume_without_or_with_a_stale_distiller_state_says_so(data, teacher, runs):
+    """A crash between last.pt and kd_last.pt: the run resumes and the log says which distiller it continues with."""
+    from yolokd.cfg import SettingsError
+
+    wdir = interrupted_run(data, teacher, runs, "resume-nostate")
+    (wdir / "kd_last.pt").unlink()
+    code, out = run_cli("train", "resume", f"model={wdir / 'last.pt'}")
+    assert code == 0 and "kd_last.pt not found; the distillation modules restart from initialisation" in out
+
+    wdir = interrupted_run(data, teacher, runs, "resume-stale")
+    state = torch.load(wdir / "kd_last.pt", weights_only=True)
+    torch.save({**state, "epoch": 5}, wdir / "kd_last.pt")
+    code, out = run_cli("train", "resume", f"model={wdir / 'last.pt'}")
+    assert code == 0 and "kd_last.pt is from epoch 6, the checkpoint from epoch 1" in out
+
+    with pytest.raises(SettingsError, match="nothing to resume: 'missing/last.pt' not found"):
+        distill("missing/last.pt", resume=True)
+
+
 def test_resume_from_the_command_line(data, teacher, runs):
     wdir = interrupted_run(data, teacher, runs, "resume-cli")
     code, out = run_cli("train", "resume", f"model={wdir / 'last.pt'}", "kd_tau=2", "kd_cls=0.5", "kd_method=cwd")

@@ -239,6 +239,16 @@ def test_report_numbers_by_hand(tmp_path, teacher):
     assert "| cwd | 11.14 |" in table and "0.270 ± 0.026" in table and "+0.050 [+0.025, +0.075] *" in table
     assert "| 13 % |" in table  # gap closed (0.27 - 0.22) / 0.38
 
+    worse = [{**r, "map50": 0.5 - r["map50"]} if r["label"] == "cwd" else r for r in runs]  # cwd 0.25, 0.24, 0.20
+    other = {**worse[3], "teacher_tensors": "b" * 64, "teacher_map50": 0.58}  # from another training of the teacher
+    write_tables(tmp_path, t, [*worse[:3], other, *worse[4:]], ["none", "cwd"], {"data": "d.yaml", "imgsz": 64})
+    table = (tmp_path / "table.md").read_text()
+    assert "+0.010 [-0.104, +0.124] |" in table  # paired 0.05, 0.02, -0.04: across 0, no star
+    assert "other trainings of the teacher (mAP50 0.580)" in table
+    worse = [{**r, "map50": r["map50"] - 0.1} if r["label"] == "cwd" else r for r in runs]
+    write_tables(tmp_path, t, worse, ["none", "cwd"], {"data": "d.yaml", "imgsz": 64, "epochs": 1})
+    assert "-0.050 [-0.075, -0.025] *" in (tmp_path / "table.md").read_text()  # below 0 is marked too
+
 
 def test_compare_killed_mid_run_resumes(data, teacher, runs):
     """kill -9 during a student run; the same command resumes that run from its last.pt and completes."""

@@ -119,3 +119,30 @@ def test_the_code_fingerprint_ignores_comments_and_docstrings_only():
         fingerprint.code_sha256(plain)
     )
     assert fingerprint.code_sha256(plain.replace("+ 1", "+ 2")) != fingerprint.code_sha256(plain)
+
+
+def test_a_record_without_fingerprints_or_from_another_folder_is_refused_with_the_reason(tmp_path):
+    from yolokd.cfg import SettingsError
+    from yolokd.records import load_record
+
+    over = {"kd_method": "cwd", "data": "/work/a/data.yaml", "teacher": "/work/a/teacher.pt", "epochs": 2}
+    inputs = {"data": {"sha256": "d"}, "teacher": {"sha256": "t"}}
+    env = {"versions": {"yolokd": "1", "torch": "2", "ultralytics": "3"}, "training_code": {}}
+    rec = tmp_path / "cwd-s0"
+    rec.mkdir()
+    (rec / "record.json").write_text(json.dumps({"comparison": env}))
+    (rec / "metrics.json").write_text(json.dumps({"map50": 0.5}))
+    (rec / "args.yaml").write_text("kd_tau: 0.5\n")
+
+    def load(made: dict, **changes):
+        (rec / "yolokd_run.json").write_text(json.dumps(made))
+        return load_record(rec, {**over, **changes}, "cwd", inputs, env)
+
+    assert load({**over, "label": "cwd", "inputs": inputs}) == {"map50": 0.5}
+    with pytest.raises(SettingsError, match="records no input fingerprints"):
+        load({**over, "label": "cwd"})
+    moved = {**over, "teacher": "/work/b/teacher.pt", "label": "cwd", "inputs": inputs}
+    with pytest.raises(SettingsError, match=r"inputs at other paths \(teacher: /work/b/teacher.pt\)"):
+        load(moved)
+    with pytest.raises(SettingsError, match=r"other settings \(epochs: 2 -> 3\)"):
+        load({**over, "label": "cwd", "inputs": inputs}, epochs=3)

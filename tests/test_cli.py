@@ -40,6 +40,11 @@ sys.exit(rc)
         (["demo", "name=x", "project=p"], "yolokd demo sets project=, name= itself"),
         (["yolokd", "help"], "unknown mode 'yolokd'"),
         (["settings", "kd_tua"], "Did you mean 'kd_tau'"),
+        (["data", "foo", "out=x"], "unknown dataset 'foo'; use 'yolokd data trees|pretrained|voc|template"),
+        (["data", "voc", "out=x"], "yolokd data voc needs annotations=DIR"),
+        (["data", "template", "out=x"], "yolokd data template needs name=pothole|safety|scooter"),
+        (["data", "trees", "out=x", "bogus=1"], "yolokd data trees does not take bogus; it takes cache, out, wheel"),
+        (["attention", "model=m.pt"], "yolokd attention needs source= and out="),
     ],
 )
 def test_errors_and_help_answer_before_torch_or_ultralytics_is_imported(args, message, data):

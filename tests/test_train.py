@@ -319,7 +319,6 @@ def test_box_term_refuses_heads_without_bins_and_class_terms_work_there(data, te
 )
 def test_teachers_of_other_families_and_tasks_distil(cfg, kind, tmp_path, data, runs):
     """Teachers built from each family's YAML (as a checkpoint with the dataset's classes) distil for one epoch."""
-    import yaml
     from ultralytics.nn.tasks import DetectionModel, PoseModel, SegmentationModel
 
     names = yaml.safe_load(data.read_text())["names"]

@@ -84,7 +84,7 @@ def test_compare_sweep_rows_and_folders(data, teacher, runs):
 def test_example_panels_show_the_top_detections_and_their_threshold():
     import numpy as np
 
-    from yolokd.report import top_detections
+    from yolokd.figures import top_detections
 
     boxes, scores = np.arange(16.0).reshape(4, 4), np.array([0.0213, 0.30, 0.05, 0.11])
     drawn, caption = top_detections(boxes, scores, 2, 0.001)

@@ -44,6 +44,11 @@ def test_sweep_labels_carry_typed_settings():
         ("cwd@kd_norm=channel", {"kd_method": "cwd", "kd_norm": "channel"}),
     ]
     assert parse_methods("native@dis=3")[1] == ("native@dis=3", {"kd_method": "native", "dis": 3.0})
+    with pytest.raises(SettingsError, match="Did you mean 'dis'"):
+        parse_methods("native@dsi=3")
+    with pytest.raises(SettingsError) as e:  # only a native row is offered dis
+        parse_methods("cwd@dsi=3")
+    assert "'dis'" not in str(e.value)
     assert run_stem("cwd_attn:score@kd_cls=1@kd_weight=0.5") == "cwd_attn-score+kd_cls1+kd_weight0.5"
     with pytest.raises(SettingsError, match=r"'cwd@kd_tua=1'.*Did you mean 'kd_tau'"):
         parse_methods("cwd@kd_tua=1")
@@ -57,7 +62,9 @@ def test_sweep_labels_carry_typed_settings():
         ("cwd@dis=3", "only native takes it"),
         ("native@dis=0", "must be a number > 0"),
         ("native@dis=x", "must be a number > 0"),
+        ("native@dis=inf", "must be a number > 0"),
         ("native@dis=3,native@dis=3.0", "listed twice"),
+        ("native,native@dis=6", "listed twice"),  # Ultralytics' default weight
     ):
         with pytest.raises(SettingsError, match=match):
             parse_methods(bad)

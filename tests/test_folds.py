@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -97,7 +98,8 @@ def test_relative_dataset_path_is_found_as_ultralytics_finds_it(tmp_path, monkey
 
 
 def test_images_are_listed_as_ultralytics_lists_them(tmp_path):
-    """Its image formats (an .avif counts, a .pfm does not), no hidden files, a list's non-image lines skipped."""
+    """Its image formats (an .avif counts, a .pfm does not), no hidden files, a list's non-image lines skipped, a
+    symlinked image kept at the link (its label is looked for beside the link)."""
     from types import SimpleNamespace
 
     from ultralytics.data.base import BaseDataset
@@ -108,13 +110,17 @@ def test_images_are_listed_as_ultralytics_lists_them(tmp_path):
     (images / "sub").mkdir(parents=True)
     for name in ("a.png", "b.avif", "c.JPG", "d.pfm", "._e.jpg", "notes.txt", "sub/f.webp"):
         (images / name).write_bytes(b"")
+    (tmp_path / "elsewhere").mkdir()
+    (tmp_path / "elsewhere" / "g.png").write_bytes(b"")
+    (images / "g.png").symlink_to(tmp_path / "elsewhere" / "g.png")
     (tmp_path / "more.txt").write_text("./images/a.png\n./images/d.pfm\n./images/notes.txt\n\n")
     ours = list_images(["images", "more.txt"], tmp_path)
     theirs = BaseDataset.get_img_files(
         SimpleNamespace(prefix="", fraction=1.0), [str(images), str(tmp_path / "more.txt")]
     )
-    assert ours == sorted(Path(f).resolve() for f in theirs)
-    assert [p.name for p in ours] == ["a.png", "a.png", "b.avif", "c.JPG", "f.webp"]
+    assert ours == sorted(Path(os.path.abspath(f)) for f in theirs)
+    assert [p.name for p in ours] == ["a.png", "a.png", "b.avif", "c.JPG", "g.png", "f.webp"]
+    assert all(p.parent.name in ("images", "sub") for p in ours)
 
 
 def test_folds_without_tiles_split_evenly(data, tmp_path):
@@ -125,6 +131,10 @@ def test_folds_without_tiles_split_evenly(data, tmp_path):
         write_folds(data, 7, tmp_path / "folds7")
     with pytest.raises(SettingsError, match="was made with folds=3; pass folds=3, or a new name= for folds=2"):
         write_folds(data, 2, tmp_path / "folds")
+    assert "channels" not in yaml.safe_load(yamls[0].read_text())
+    gray = tmp_path / "gray.yaml"  # a grayscale dataset's folds stay grayscale
+    gray.write_text(yaml.safe_dump({**yaml.safe_load(data.read_text()), "channels": 1}))
+    assert all(yaml.safe_load(y.read_text())["channels"] == 1 for y in write_folds(gray, 3, tmp_path / "gray"))
 
 
 def test_compare_with_folds_trains_a_teacher_per_fold(data, tmp_path, capsys):

@@ -30,17 +30,21 @@ def test_attention_heatmaps_from_the_cli(data, teacher, runs, tmp_path):
     assert code == 2 and "source 'missing.jpg' not found" in log and "Traceback" not in log
 
 
-def test_attention_heatmaps_of_a_grayscale_pair(data, runs, tmp_path):
-    """Models built for ``channels: 1`` get one-channel images (the RGB conversion failed in their first conv)."""
+def test_attention_heatmaps_of_a_grayscale_pair(data, runs, tmp_path, teacher):
+    """Models built for ``channels: 1`` get one-channel images (the RGB conversion failed in their first conv); an
+    RGB teacher beside a grayscale model is refused."""
     import yaml
 
     gray = tmp_path / "gray.yaml"
     gray.write_text(yaml.safe_dump({**yaml.safe_load(data.read_text()), "channels": 1}))
-    teacher = _train_teacher("yolov8s.yaml", gray, runs, "heat-gray-teacher")
+    gray_teacher = _train_teacher("yolov8s.yaml", gray, runs, "heat-gray-teacher")
     distill("yolov8n.yaml", data=str(gray), method="none", project=str(runs), name="heat-gray", **TINY)
     source = sorted((Path(data).parent / "images" / "val").iterdir())[0]
     out = tmp_path / "out"
-    code, log = run_cli("attention", f"model={runs / 'heat-gray/weights/best.pt'}", f"teacher={teacher}",
+    code, log = run_cli("attention", f"model={runs / 'heat-gray/weights/best.pt'}", f"teacher={gray_teacher}",
                         f"source={source}", f"out={out}")  # fmt: skip
     assert code == 0, log[-2000:]
     assert (out / f"{source.stem}_attention.png").is_file()
+    code, log = run_cli("attention", f"model={runs / 'heat-gray/weights/best.pt'}", f"teacher={teacher}",
+                        f"source={source}", f"out={out}")  # fmt: skip
+    assert code == 2 and "takes 1-channel images and teacher" in log and "3-channel ones" in log

@@ -8,9 +8,9 @@ overrides and calls these Ultralytics internals (all in :mod:`yolokd.trainer`): 
 ``optimizer_step``, ``save_model`` (``self.last``/``self.best``/``save_period``), ``final_eval``,
 ``save_metrics`` (its header written once); ``load_checkpoint``, ``strip_optimizer``,
 ``get_save_dir``; the Detect head's ``cv2``/``cv3``/``reg_max`` and its training-mode output dict.
-Outside the trainer, two places follow Ultralytics conventions rather than call it: ``data/folds.py``
-resolves a dataset's root as ``check_det_dataset`` does, and ``compare._finished`` reads a stripped
-checkpoint's ``epoch == -1``.
+Outside the trainer, a few places follow Ultralytics conventions rather than call it: ``data/folds.py``
+resolves a dataset's root as ``check_det_dataset`` does and lists its images as ``get_img_files`` does
+(with its ``IMG_FORMATS``), and ``compare._finished`` reads a stripped checkpoint's ``epoch == -1``.
 Across 8.4.170-8.4.190 none of them differs in what yolokd relies on, so there is no version switch
 here; a release that changes one gets its branch in this module, with the versions named.
 """

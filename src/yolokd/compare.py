@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import re
 from pathlib import Path
 from typing import Any
@@ -30,6 +31,7 @@ from yolokd.cfg import (
     SettingsError,
     check_kd_settings,
     split_settings,
+    ultralytics_defaults,
     unknown_key_error,
 )
 from yolokd.data.folds import write_folds
@@ -94,7 +96,8 @@ def parse_methods(methods: str | list[str]) -> list[tuple[str, dict[str, Any]]]:
                 kd[key] = _native_weight(item, method, value)
                 continue
             if key not in KD_DEFAULTS or key in ("kd_method", "teacher"):
-                err = unknown_key_error(key, set(KD_DEFAULTS) - {"kd_method", "teacher"} | {"dis"})
+                native = {"dis"} if method == "native" else set()
+                err = unknown_key_error(key, set(KD_DEFAULTS) - {"kd_method", "teacher"} | native)
                 raise SettingsError(f"methods: '{item}': {err}")
             kd[key] = value
         try:
@@ -102,7 +105,7 @@ def parse_methods(methods: str | list[str]) -> list[tuple[str, dict[str, Any]]]:
         except SettingsError as e:
             raise SettingsError(f"methods: '{item}': {e}") from None
         kd = {k: typed.get(k, v) for k, v in kd.items()}
-        same = [label for label, other in out if other == kd]
+        same = [label for label, other in out if _trains(other) == _trains(kd)]
         if same:
             raise SettingsError(f"methods: '{item}' is listed twice (as '{same[0]}', with the same settings)")
         if run_stem(item) in (run_stem(label) for label, _ in out):
@@ -123,9 +126,14 @@ def _native_weight(item: str, method: str, value: str) -> float:
         dis = float(value)
     except ValueError:
         dis = -1.0
-    if not dis > 0:
+    if not (dis > 0 and math.isfinite(dis)):
         raise SettingsError(f"methods: '{item}': @dis={value} must be a number > 0 (Ultralytics' default is 6)")
     return dis
+
+
+def _trains(kd: dict[str, Any]) -> dict[str, Any]:
+    """A row's settings with native's default weight filled in: ``native@dis=6`` trains what ``native`` does."""
+    return {"dis": ultralytics_defaults()["dis"], **kd} if kd["kd_method"] == "native" else kd
 
 
 def run_stem(label: str) -> str:

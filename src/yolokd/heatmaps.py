@@ -80,12 +80,19 @@ def attention_maps(
     s_rec = FeatureRecorder(student, detect_head(student, "model"))
     t_rec = FeatureRecorder(t_model, detect_head(t_model, "teacher"))
     images = _images(Path(source))
-    mode = "L" if int(student.yaml.get("channels", 3)) == 1 else "RGB"  # a grayscale model sees one channel
+    channels = int(student.yaml.get("channels", 3))
+    if (t_channels := int(t_model.yaml.get("channels", 3))) != channels:
+        raise SettingsError(
+            f"model '{model}' takes {channels}-channel images and teacher '{teacher}' {t_channels}-channel ones; "
+            "pass the teacher it was distilled from"
+        )
+    mode = "L" if channels == 1 else "RGB"  # a grayscale model sees one channel
     out_dir = Path(out)
     out_dir.mkdir(parents=True, exist_ok=True)
     written, learned = [], None
     for path in images:
         im = np.asarray(Image.open(path).convert(mode))
+        im = im[..., None] if im.ndim == 2 else im  # (H, W, C): Ultralytics 8.4.170's LetterBox needs the axis
         boxed = LetterBox(new_shape=(imgsz, imgsz), auto=False)(image=im).reshape(imgsz, imgsz, -1)
         x = torch.from_numpy(boxed).permute(2, 0, 1)[None].float() / 255  # (1, 3 or 1, imgsz, imgsz)
         s_feats, t_feats = s_rec(x), t_rec(x)

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import csv
 import glob
+import os
 import random
 from pathlib import Path
 
@@ -37,13 +38,12 @@ def list_images(entry: str | list[str], root: Path) -> list[Path]:
         if p.is_dir():
             paths += map(Path, glob.glob(str(Path(glob.escape(str(p))) / "**" / "*.*"), recursive=True))
         elif p.suffix == ".txt" and p.is_file():
-            for line in p.read_text(encoding="utf-8-sig").splitlines():
-                line = line.strip()
-                if line:
-                    paths.append((p.parent / line[2:]) if line.startswith("./") else Path(line))
+            for line in p.read_text(encoding="utf-8-sig").strip().splitlines():
+                paths.append((p.parent / line[2:]) if line.startswith("./") else Path(line))
         else:
             raise SettingsError(f"data: '{p}' (a train/val entry) is not a folder or an image-list .txt")
-    return sorted(p.resolve() for p in paths if p.name.rpartition(".")[-1].lower() in IMG_FORMATS)
+    # absolute, not resolved: Ultralytics looks for a symlinked image's label beside the link
+    return sorted(Path(os.path.abspath(p)) for p in paths if p.name.rpartition(".")[-1].lower() in IMG_FORMATS)
 
 
 def dataset_root(cfg: dict, data: Path) -> Path:
@@ -158,6 +158,7 @@ def write_folds(data: str | Path, k: int, out: Path) -> list[Path]:
         (d / "train.txt").write_text("".join(f"{p}\n" for p, g in zip(images, fold) if g != f))
         (d / "val.txt").write_text("".join(f"{p}\n" for p, g in zip(images, fold) if g == f))
         spec = {"path": str(d), "train": "train.txt", "val": "val.txt", "names": names}
+        spec |= {k: cfg[k] for k in ("channels",) if k in cfg}  # a grayscale dataset stays one
         (d / "data.yaml").write_text(yaml.safe_dump(spec, sort_keys=False))
         yamls.append(d / "data.yaml")
     return yamls

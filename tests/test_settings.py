@@ -122,3 +122,20 @@ def test_without_ultralytics_the_fix_installs_a_supported_release(monkeypatch):
             cfg.ultralytics_defaults()
     finally:
         cfg.ultralytics_defaults.cache_clear()
+
+
+def test_a_grayscale_dataset_is_refused_for_yolokds_distillation_with_the_way_out(data, tmp_path):
+    import yaml
+
+    gray = tmp_path / "gray.yaml"
+    gray.write_text(yaml.safe_dump({**yaml.safe_load(data.read_text()), "channels": 1}))
+    teacher = tmp_path / "t.pt"  # (only its name and existence are checked here)
+    teacher.write_bytes(b"")
+    with pytest.raises(SettingsError, match="has channels: 1; yolokd's kd_method=cwd distils 3-channel models only"):
+        split_settings({"data": str(gray), "kd_method": "cwd", "teacher": str(teacher)})
+    assert split_settings({"data": str(gray), "kd_method": "none"})[0]["kd_method"] == "none"
+    from yolokd.compare import compare
+
+    with pytest.raises(SettingsError, match="has channels: 1; yolokd's kd_method=cwd_attn"):  # before anything trains
+        compare(data=str(gray), teacher=str(teacher), methods="none,cwd_attn", project=str(tmp_path / "c"))
+    assert not (tmp_path / "c").exists()

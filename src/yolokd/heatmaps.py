@@ -93,7 +93,7 @@ def attention_maps(
     for path in images:
         im = np.asarray(Image.open(path).convert(mode))
         im = im[..., None] if im.ndim == 2 else im  # (H, W, C): Ultralytics 8.4.170's LetterBox needs the axis
-        boxed = LetterBox(new_shape=(imgsz, imgsz), auto=False)(image=im).reshape(imgsz, imgsz, -1)
+        boxed = LetterBox(new_shape=(imgsz, imgsz), auto=False)(image=im)  # (imgsz, imgsz, C)
         x = torch.from_numpy(boxed).permute(2, 0, 1)[None].float() / 255  # (1, 3 or 1, imgsz, imgsz)
         s_feats, t_feats = s_rec(x), t_rec(x)
         if learned is None:

@@ -6,6 +6,7 @@ import subprocess
 import sys
 
 import pytest
+from conftest import run_cli
 
 from yolokd.cfg import KD_DEFAULTS, SettingsError, check_kd_settings, split_settings
 
@@ -134,6 +135,8 @@ def test_a_grayscale_dataset_is_refused_for_yolokds_distillation_with_the_way_ou
     with pytest.raises(SettingsError, match="has channels: 1; yolokd's kd_method=cwd distils 3-channel models only"):
         split_settings({"data": str(gray), "kd_method": "cwd", "teacher": str(teacher)})
     assert split_settings({"data": str(gray), "kd_method": "none"})[0]["kd_method"] == "none"
+    code, out = run_cli("train", "model=yolov8n.yaml", f"data={gray}", f"teacher={teacher}", "kd_method=cwd")
+    assert code == 2 and "has channels: 1" in out and "Traceback" not in out  # the same answer from the CLI
     from yolokd.compare import compare
 
     with pytest.raises(SettingsError, match="has channels: 1; yolokd's kd_method=cwd_attn"):  # before anything trains

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import torch
 import yaml
-from conftest import TINY, run_cli
+from conftest import TINY, _train_teacher, run_cli
 
 from yolokd import DistillationTrainer, distill
 
@@ -331,3 +331,15 @@ def test_teachers_of_other_families_and_tasks_distil(cfg, kind, tmp_path, data, 
     name = f"family-{cfg[:-5]}"
     distill("yolov8n.yaml", teacher=pt, data=data, method="cwd_attn", project=str(runs), name=name, **TINY)
     assert float(results(runs / name)[-1]["train/kd_cwd"]) > 0
+
+
+def test_a_grayscale_pair_distils(data, runs, tmp_path):
+    """A dataset with ``channels: 1`` builds one-channel models; teacher and student are probed with one channel."""
+    import yaml
+
+    gray = tmp_path / "gray.yaml"
+    gray.write_text(yaml.safe_dump({**yaml.safe_load(data.read_text()), "channels": 1}))
+    teacher = _train_teacher("yolov8s.yaml", gray, runs, "gray-teacher")
+    distill("yolov8n.yaml", teacher=teacher, data=gray, method="cwd_attn", project=str(runs), name="gray", **TINY)
+    student = torch.load(runs / "gray" / "weights" / "best.pt", map_location="cpu", weights_only=False)["model"]
+    assert student.yaml["channels"] == 1 and student.model[0].conv.in_channels == 1

@@ -56,9 +56,11 @@ class FeatureRecorder:
 
 
 @torch.no_grad()
-def probe_features(model: nn.Module, module: nn.Module, imgsz: int = 64, channels: int = 3) -> list[torch.Size]:
-    """Shapes of the tensors entering ``module`` for a zero image of ``imgsz`` pixels (model left as found)."""
+def probe_features(model: nn.Module, module: nn.Module, imgsz: int = 64) -> list[torch.Size]:
+    """Shapes of the tensors entering ``module`` for a zero image of ``imgsz`` pixels with the model's own input
+    channels (``yaml["channels"]``, 1 for a grayscale model; model left as found)."""
     device = next(model.parameters()).device
+    channels = int((getattr(model, "yaml", None) or {}).get("channels", 3))
     was_training = model.training
     recorder = FeatureRecorder(model, module)
     try:

@@ -335,8 +335,6 @@ def test_teachers_of_other_families_and_tasks_distil(cfg, kind, tmp_path, data, 
 
 def test_a_grayscale_pair_distils(data, runs, tmp_path):
     """A dataset with ``channels: 1`` builds one-channel models; teacher and student are probed with one channel."""
-    import yaml
-
     gray = tmp_path / "gray.yaml"
     gray.write_text(yaml.safe_dump({**yaml.safe_load(data.read_text()), "channels": 1}))
     teacher = _train_teacher("yolov8s.yaml", gray, runs, "gray-teacher")

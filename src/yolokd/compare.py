@@ -29,7 +29,6 @@ from yolokd.cfg import (
     KD_DEFAULTS,
     NONE_WORDS,
     SettingsError,
-    check_channels,
     check_kd_settings,
     split_settings,
     ultralytics_defaults,
@@ -321,8 +320,6 @@ def compare(
     kd_common = {k: v for k, v in common.items() if k in KD_DEFAULTS}
     resolved = check_kd_settings(kd_common, require_teacher=False)
     split_settings({**common, "data": data, "epochs": epochs, "kd_method": "none"})  # fail before any training
-    for _, kd in method_list:
-        check_channels(kd["kd_method"], data)
     train_teacher = teacher_epochs is not None
     check_folds(folds, train_teacher)
     only = parse_only_folds(only_folds, folds)

@@ -169,19 +169,6 @@ def check_keys(overrides: dict[str, Any], extra: set[str] = frozenset()) -> None
         )
 
 
-def check_channels(method: str, data: Any) -> None:
-    """Refuse a dataset of other than 3 channels for yolokd's own distillation: its distiller's setup probes both
-    models with 3-channel input (a fix waits until the decisive benchmark's training code may change)."""
-    if method not in ("cwd", "cwd_attn", "response") or not str(data).endswith((".yaml", ".yml")):
-        return
-    channels = (yaml.safe_load(Path(data).read_text(encoding="utf-8")) or {}).get("channels", 3)
-    if channels != 3:
-        raise SettingsError(
-            f"data '{data}' has channels: {channels}; yolokd's kd_method={method} distils 3-channel models only in "
-            "this version: train on RGB images, or use kd_method=native (Ultralytics' own distillation)"
-        )
-
-
 def split_settings(overrides: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
     """Split mixed settings into (yolokd settings, Ultralytics train arguments), validating both.
 
@@ -192,7 +179,6 @@ def split_settings(overrides: dict[str, Any]) -> tuple[dict[str, Any], dict[str,
     kd = {k: v for k, v in overrides.items() if k in KD_DEFAULTS}
     rest = {k: v for k, v in overrides.items() if k not in KD_DEFAULTS}
     kd_checked = check_kd_settings(kd, require_teacher=not rest.get("resume"))  # cheap checks before the import
-    check_channels(kd_checked["kd_method"], rest.get("data"))
     from ultralytics.cfg import check_cfg
 
     try:

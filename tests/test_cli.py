@@ -30,6 +30,8 @@ sys.exit(rc)
         (["train", "data={data}", "kd_method=none", "kd_stop=2"], "must be in [0, 1)"),
         (["train", "data=missing.yaml", "kd_method=none"], "data 'missing.yaml' not found"),
         (["train", "resume"], "resume needs the run to continue"),
+        (["train", "data={data}", "recipe=mine"], "recipe=mine is not known"),
+        (["train", "resume", "model=x.pt", "recipe=paper"], "drop recipe=paper"),
         (["train", "--help"], "usage: yolokd train"),
         (["compare", "data={data}", "teacher=t.pt", "methods=cwd@kd_tua=1"], "Did you mean 'kd_tau'"),
         (["compare", "data={data}", "teacher=t.pt", "epoch=3"], "Did you mean 'epochs'"),

@@ -65,6 +65,12 @@ def test_cli_each_method(method, data, teacher, runs):
             assert "train/dis_loss" not in rows[-1] and not args["distill_model"]
 
 
+def test_cli_recipe_paper_reaches_the_run_and_explicit_arguments_win(data, runs):
+    run = cli_train(runs, "cli-recipe", f"data={data}", "recipe=paper", "kd_method=none", "lr0=0.002")
+    args = yaml.safe_load((run / "args.yaml").read_text())
+    assert (args["optimizer"], args["lr0"], args["momentum"], args["kd_method"]) == ("Adam", 0.002, 0.9, "none")
+
+
 PURITY = """
 import sys
 sys.modules["yolokd"] = None  # importing yolokd (e.g. from a pickled class) now fails

@@ -41,7 +41,14 @@ from ultralytics.nn.tasks import load_checkpoint
 from ultralytics.utils import LOCAL_RANK, LOGGER, RANK, YAML, IterableSimpleNamespace
 from ultralytics.utils.torch_utils import strip_optimizer, torch_distributed_zero_first, unwrap_model
 
-from yolokd.cfg import KD_DEFAULTS, SettingsError, bare_name_hint, check_kd_settings, split_settings
+from yolokd.cfg import (
+    KD_DEFAULTS,
+    SettingsError,
+    bare_name_hint,
+    check_kd_settings,
+    split_settings,
+    with_recipe,
+)
 from yolokd.criterion import KDCriterion
 from yolokd.distiller import Distiller, build_distiller
 from yolokd.lock import FolderLock
@@ -520,13 +527,15 @@ def distill(
 
     ``method`` is ``kd_method`` (none, cwd, cwd_attn, response, native; default cwd_attn, or the checkpoint's
     when resuming); other yolokd settings (``kd_tau=``,
-    ``kd_weight=``, ``kd_cls=``, ...) and any Ultralytics train argument pass through ``train_args``.
+    ``kd_weight=``, ``kd_cls=``, ...) and any Ultralytics train argument pass through ``train_args``;
+    ``recipe="paper"`` presets the paper's settings (``cfg.RECIPES``) where none of those gives another.
     """
     overrides = {"model": str(student), "data": data, **train_args}
     if method is not None:
         overrides.setdefault("kd_method", method)  # an explicit kd_method= in train_args wins, as before
     if teacher is not None:
         overrides["teacher"] = str(teacher)
+    overrides = with_recipe(overrides)  # recipe=paper: its settings where no other is given
     kd, rest = split_settings(overrides)  # fail before any model is built
     kd = {k: kd[k] for k in overrides if k in KD_DEFAULTS}  # only those given: resume warns about each
     if not rest.get("data") and not rest.get("resume"):

@@ -70,6 +70,39 @@ def _cast(key: str, value: Any) -> Any:
         raise SettingsError(f"'{key}={value}' must be of type {kind.__name__}") from None
 
 
+# Named presets for `yolokd train`/`distill` and `yolokd compare` (recipe=NAME); explicit arguments win.
+RECIPES: dict[str, dict[str, Any]] = {
+    "default": {},  # yolokd's default.yaml and Ultralytics' own defaults
+    "paper": {  # the paper's training: Adam, lr0 0.001, momentum 0.9; CWD with attention, tau 0.5, weight 1
+        "optimizer": "Adam",
+        "lr0": 0.001,
+        "momentum": 0.9,
+        "kd_method": "cwd_attn",
+        "kd_tau": 0.5,
+        "kd_weight": 1.0,
+    },
+}
+
+
+def check_recipe(name: Any) -> dict[str, Any]:
+    """The settings of recipe ``name`` (None: ``default``), or a SettingsError naming the known ones."""
+    if name is None:
+        return RECIPES["default"]
+    if name not in RECIPES:
+        raise SettingsError(f"recipe={name} is not known; choose one of: {', '.join(RECIPES)}")
+    return RECIPES[name]
+
+
+def with_recipe(args: dict[str, Any]) -> dict[str, Any]:
+    """``args`` without ``recipe=``, its recipe's settings added where ``args`` give no other."""
+    args = dict(args)
+    name = args.pop("recipe", None)
+    preset = check_recipe(name)
+    if args.get("resume") and name not in (None, "default"):
+        raise SettingsError(f"resume continues a run with its own settings; drop recipe={name}")
+    return {**preset, **args}
+
+
 def unknown_key_error(key: str, valid: set[str]) -> SettingsError:
     """A SettingsError naming ``key`` and the closest valid keys."""
     close = difflib.get_close_matches(key, sorted(valid), n=3, cutoff=0.6)

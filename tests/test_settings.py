@@ -82,6 +82,7 @@ def test_a_recipe_fills_in_what_is_not_given():
         with_recipe({"recipe": "mine"})
     with pytest.raises(SettingsError, match="resume continues a run with its own settings; drop recipe=paper"):
         with_recipe({"recipe": "paper", "resume": True})
+    assert with_recipe({"resume": True, "model": "last.pt"}) == {"resume": True, "model": "last.pt"}
 
 
 def test_ultralytics_values_checked_too():

@@ -94,12 +94,15 @@ def check_recipe(name: Any) -> dict[str, Any]:
 
 
 def with_recipe(args: dict[str, Any]) -> dict[str, Any]:
-    """``args`` without ``recipe=``, its recipe's settings added where ``args`` give no other."""
+    """``args`` without ``recipe=``, its recipe's settings added where ``args`` give no other (on resume none:
+    the run continues with its own)."""
     args = dict(args)
     name = args.pop("recipe", None)
     preset = check_recipe(name)
-    if args.get("resume") and name not in (None, "default"):
-        raise SettingsError(f"resume continues a run with its own settings; drop recipe={name}")
+    if args.get("resume"):
+        if name not in (None, "default"):
+            raise SettingsError(f"resume continues a run with its own settings; drop recipe={name}")
+        return args
     return {**preset, **args}
 
 

@@ -13,6 +13,7 @@ import yaml
 from conftest import TINY, _train_teacher, run_cli
 
 from yolokd import DistillationTrainer, distill
+from yolokd.cfg import KD_DEFAULTS
 
 
 def cli_train(runs: Path, name: str, *args: str) -> Path:
@@ -34,7 +35,8 @@ def test_results_csv_rows_keep_the_header_with_val_false(data, teacher, runs):
     widths = {len(line.split(",")) for line in (run / "results.csv").read_text().splitlines()}
     assert len(widths) == 1  # yolokd 0.1.0 wrote the last row with 10 more cells than the header
     rows = results(run)
-    assert len(rows) == 2 and all(float(r["kd/w_cwd"]) == 1.0 and 0 < float(r["attn/l0_mask"]) <= 1 for r in rows)
+    assert len(rows) == 2
+    assert all(float(r["kd/w_cwd"]) == KD_DEFAULTS["kd_weight"] and 0 < float(r["attn/l0_mask"]) <= 1 for r in rows)
 
 
 @pytest.mark.parametrize("method", ["none", "cwd", "cwd_attn", "native"])
@@ -47,7 +49,7 @@ def test_cli_each_method(method, data, teacher, runs):
         assert kd > 0 and kd == kd  # a real, finite, positive distillation loss was logged
         assert rows[-1]["lr/pg3"] == rows[-1]["lr/pg0"]  # the kd param group follows the schedule
         assert not [k for k in rows[-1] if k.startswith("val/kd_")]  # validation runs without the teacher
-        assert float(rows[-1]["kd/w_cwd"]) == 1.0  # the effective weight of the epoch
+        assert float(rows[-1]["kd/w_cwd"]) == KD_DEFAULTS["kd_weight"]  # the effective weight of the epoch
         assert (run / "weights" / "kd_last.pt").is_file()
         attn = {k: float(v) for k, v in rows[-1].items() if k.startswith("attn/")}
         if method == "cwd_attn":  # per-level mask mean and entropy in (0, 1], channel weight mean in (0, 1)

@@ -78,3 +78,23 @@ def test_power_pools_each_configurations_spread_and_counts_the_seeds_needed(tmp_
     assert "±0.010 needs 8 seeds (24 runs per model)" in text
     (tmp_path / "one.json").write_text(json.dumps({"runs": runs[:3] + runs[-1:]}))
     assert "no spread to estimate" in decide.power(tmp_path / "one.json")
+
+
+def test_the_defaults_follow_the_committed_confirmation():
+    """Issue 14: yolokd's defaults become the confirmation's pick, trained under the benchmark's recipe, only where
+    the committed verdict says it beats the plain student and native; until then, and otherwise, the paper's."""
+    from yolokd.cfg import KD_DEFAULTS, RECIPES
+    from yolokd.compare import parse_methods
+
+    results = SCRIPT.parent / "results" / "decide_cpu"
+    picked = (results / "select" / "picked.txt").read_text().strip()
+    verdict = results / "confirm" / "verdict.md"
+    won = verdict.is_file() and f"verdict: `{picked}` beats the plain student" in verdict.read_text()
+    assert "recipe=paper" in (SCRIPT.parent / "decide.sh").read_text()  # the benchmark trains every row so
+    paper = RECIPES["paper"]
+    defaults = {k: KD_DEFAULTS[k] for k in ("kd_method", "kd_tau", "kd_weight")}
+    if won:
+        assert defaults == {**{k: paper[k] for k in defaults}, **dict(parse_methods(picked))[picked]}
+        assert RECIPES["default"] == {k: paper[k] for k in ("optimizer", "lr0", "momentum")}
+    else:
+        assert defaults == {k: paper[k] for k in defaults} and RECIPES["default"] == {}

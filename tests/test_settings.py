@@ -116,7 +116,7 @@ def test_cli_bad_setting_exits_2_with_message(data):
 
 def test_cli_help_and_settings():
     r = subprocess.run([sys.executable, "-m", "yolokd.cli", "settings"], capture_output=True, text=True, timeout=60)
-    assert r.returncode == 0 and "kd_tau: 0.5 # (float)" in r.stdout
+    assert r.returncode == 0 and f"kd_tau: {KD_DEFAULTS['kd_tau']} # (float)" in r.stdout
     r = subprocess.run([sys.executable, "-m", "yolokd.cli", "help"], capture_output=True, text=True, timeout=60)
     assert r.returncode == 0 and "usage: yolokd" in r.stdout
 

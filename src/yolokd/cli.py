@@ -99,14 +99,14 @@ def parse_args(tokens: list[str]) -> dict[str, Any]:
 def check_train(args: dict[str, Any]) -> None:
     """Every cheap check of ``yolokd train`` arguments: keys, yolokd values, required data= and teacher=."""
     check_keys(args, extra={"recipe"})
-    with_recipe(args)  # a known recipe, and none on resume
+    resolved = with_recipe(args)  # a known recipe, and none on resume
     if args.get("resume"):
         if not args.get("model"):
             raise SettingsError("resume needs the run to continue: yolokd train resume model=runs/.../weights/last.pt")
         return
     if not args.get("data"):
         raise SettingsError("yolokd train needs data=path/to/data.yaml (a YOLO-format dataset, see README 'Data')")
-    check_kd_settings({k: v for k, v in with_recipe(args).items() if k in KD_DEFAULTS})
+    check_kd_settings({k: v for k, v in resolved.items() if k in KD_DEFAULTS})
 
 
 def train(args: dict[str, Any]) -> None:

@@ -28,6 +28,7 @@ from yolokd.cfg import (
     CHOICES,
     KD_DEFAULTS,
     NONE_WORDS,
+    RECIPES,
     SettingsError,
     check_kd_settings,
     check_recipe,
@@ -313,7 +314,7 @@ def compare(
     recipe = "default" if recipe is None else recipe  # recipe=none on the command line
     check_own_args(train_args, recipe)
     method_list, seed_list = parse_methods(methods), parse_seeds(seeds)
-    recipe_args = {k: v for k, v in check_recipe(recipe).items() if k != "kd_method"}  # methods= chooses
+    recipe_args = {k: v for k, v in RECIPES[recipe].items() if k != "kd_method"}  # known (above); methods= chooses
     common = {**recipe_args, **train_args}
     kd_common = {k: v for k, v in common.items() if k in KD_DEFAULTS}
     resolved = check_kd_settings(kd_common, require_teacher=False)

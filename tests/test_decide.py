@@ -53,6 +53,7 @@ def _table(path: Path, rows: dict[str, tuple]) -> Path:
 def test_verdict_follows_the_issues_rule(tmp_path, best, native, picked, says):
     text = decide.verdict(_table(tmp_path / "t.csv", {"native": native, picked: best}), picked)
     assert says in text.splitlines()[-1]
+    assert (text.splitlines()[-1] == decide.win_line(picked)) == (says == "`cwd` beats the plain student")
     assert f"native: {native[1]:+.3f}" in text.splitlines()[1]  # native beside the pick, on the same pairs
     assert f"gap closed {best[1] / 0.10:.0%}" in text.splitlines()[1]
 
@@ -89,12 +90,13 @@ def test_the_defaults_follow_the_committed_confirmation():
     results = SCRIPT.parent / "results" / "decide_cpu"
     picked = (results / "select" / "picked.txt").read_text().strip()
     verdict = results / "confirm" / "verdict.md"
-    won = verdict.is_file() and f"verdict: `{picked}` beats the plain student" in verdict.read_text()
+    won = verdict.is_file() and decide.win_line(picked) in verdict.read_text().splitlines()
     assert "recipe=paper" in (SCRIPT.parent / "decide.sh").read_text()  # the benchmark trains every row so
     paper = RECIPES["paper"]
-    defaults = {k: KD_DEFAULTS[k] for k in ("kd_method", "kd_tau", "kd_weight")}
-    if won:
-        assert defaults == {**{k: paper[k] for k in defaults}, **dict(parse_methods(picked))[picked]}
+    if won:  # the paper's kd settings with the pick's overrides (the keys its label sets)
+        expected = {**{k: paper[k] for k in ("kd_method", "kd_tau", "kd_weight")}, **dict(parse_methods(picked))[picked]}
+        assert {k: KD_DEFAULTS[k] for k in expected} == expected
         assert RECIPES["default"] == {k: paper[k] for k in ("optimizer", "lr0", "momentum")}
     else:
+        defaults = {k: KD_DEFAULTS[k] for k in ("kd_method", "kd_tau", "kd_weight")}
         assert defaults == {k: paper[k] for k in defaults} and RECIPES["default"] == {}

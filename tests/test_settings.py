@@ -75,6 +75,8 @@ def test_a_recipe_fills_in_what_is_not_given():
     assert paper == {**RECIPES["paper"], "data": "d.yaml"} and paper["kd_method"] == "cwd_attn"
     mine = with_recipe({"recipe": "paper", "kd_method": "none", "lr0": 0.01})  # explicit arguments win
     assert (mine["kd_method"], mine["lr0"], mine["optimizer"]) == ("none", 0.01, "Adam")
+    sgd = with_recipe({"recipe": "paper", "optimizer": "SGD"})  # the recipe's lr0 and momentum were Adam's
+    assert sgd["optimizer"] == "SGD" and "lr0" not in sgd and "momentum" not in sgd and sgd["kd_tau"] == 0.5
     plain = with_recipe({"lr0": 0.01})
     assert plain == with_recipe({"recipe": None, "lr0": 0.01}) == {**RECIPES["default"], "lr0": 0.01}
     with pytest.raises(SettingsError, match="recipe=mine is not known; choose one of: default, paper"):

@@ -13,7 +13,7 @@ import yaml
 from conftest import TINY, _train_teacher, run_cli
 
 from yolokd import DistillationTrainer, distill
-from yolokd.cfg import KD_DEFAULTS
+from yolokd.cfg import KD_DEFAULTS, RECIPES, SettingsError
 
 
 def cli_train(runs: Path, name: str, *args: str) -> Path:
@@ -71,6 +71,7 @@ def test_cli_recipe_paper_reaches_the_run_and_explicit_arguments_win(data, runs)
     run = cli_train(runs, "cli-recipe", f"data={data}", "recipe=paper", "kd_method=none", "lr0=0.002")
     args = yaml.safe_load((run / "args.yaml").read_text())
     assert (args["optimizer"], args["lr0"], args["momentum"], args["kd_method"]) == ("Adam", 0.002, 0.9, "none")
+    assert (args["kd_tau"], args["kd_weight"]) == (RECIPES["paper"]["kd_tau"], RECIPES["paper"]["kd_weight"])
 
 
 PURITY = """
@@ -253,8 +254,6 @@ def test_resume_restores_distiller(data, teacher, runs):
 
 def test_resume_without_or_with_a_stale_distiller_state_says_so(data, teacher, runs):
     """A crash between last.pt and kd_last.pt: the run resumes and the log says which distiller it continues with."""
-    from yolokd.cfg import SettingsError
-
     wdir = interrupted_run(data, teacher, runs, "resume-nostate")
     (wdir / "kd_last.pt").unlink()
     code, out = run_cli("train", "resume", f"model={wdir / 'last.pt'}")
@@ -341,10 +340,13 @@ def test_teachers_of_other_families_and_tasks_distil(cfg, kind, tmp_path, data, 
     assert float(results(runs / name)[-1]["train/kd_cwd"]) > 0
 
 
-def test_a_grayscale_pair_distils(data, runs, tmp_path):
-    """A dataset with ``channels: 1`` builds one-channel models; teacher and student are probed with one channel."""
+def test_a_grayscale_pair_distils(data, runs, tmp_path, teacher):
+    """A dataset with ``channels: 1`` builds one-channel models; teacher and student are probed with one channel.
+    An RGB teacher on it is refused before training, not with a convolution error at the first batch."""
     gray = tmp_path / "gray.yaml"
     gray.write_text(yaml.safe_dump({**yaml.safe_load(data.read_text()), "channels": 1}))
+    with pytest.raises(SettingsError, match="takes 3-channel images, but the dataset has channels: 1; train the"):
+        distill("yolov8n.yaml", teacher=teacher, data=gray, method="cwd", project=str(runs), name="gray-rgb", **TINY)
     teacher = _train_teacher("yolov8s.yaml", gray, runs, "gray-teacher")
     distill("yolov8n.yaml", teacher=teacher, data=gray, method="cwd_attn", project=str(runs), name="gray", **TINY)
     student = torch.load(runs / "gray" / "weights" / "best.pt", map_location="cpu", weights_only=False)["model"]

@@ -28,13 +28,13 @@ from yolokd.cfg import (
     CHOICES,
     KD_DEFAULTS,
     NONE_WORDS,
-    RECIPES,
     SettingsError,
     check_kd_settings,
     check_recipe,
     split_settings,
     ultralytics_defaults,
     unknown_key_error,
+    with_recipe,
 )
 from yolokd.data.folds import write_folds
 from yolokd.lock import FolderLock
@@ -314,8 +314,8 @@ def compare(
     recipe = "default" if recipe is None else recipe  # recipe=none on the command line
     check_own_args(train_args, recipe)
     method_list, seed_list = parse_methods(methods), parse_seeds(seeds)
-    recipe_args = {k: v for k, v in RECIPES[recipe].items() if k != "kd_method"}  # known (above); methods= chooses
-    common = {**recipe_args, **train_args}
+    common = with_recipe({**train_args, "recipe": recipe})
+    common.pop("kd_method", None)  # a recipe's; methods= chooses (check_own_args refuses it in train_args)
     kd_common = {k: v for k, v in common.items() if k in KD_DEFAULTS}
     resolved = check_kd_settings(kd_common, require_teacher=False)
     split_settings({**common, "data": data, "epochs": epochs, "kd_method": "none"})  # fail before any training

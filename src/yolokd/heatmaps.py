@@ -23,7 +23,7 @@ from yolokd.attention import mask_entropy, teacher_spatial_mask
 from yolokd.cfg import KD_DEFAULTS, SettingsError, check_kd_settings
 from yolokd.distiller import build_distiller
 from yolokd.losses.feature import LEARNED_MODES, FeatureCWD
-from yolokd.recorder import FeatureRecorder
+from yolokd.recorder import FeatureRecorder, input_channels
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp")
 
@@ -80,8 +80,8 @@ def attention_maps(
     s_rec = FeatureRecorder(student, detect_head(student, "model"))
     t_rec = FeatureRecorder(t_model, detect_head(t_model, "teacher"))
     images = _images(Path(source))
-    channels = int(student.yaml.get("channels", 3))
-    if (t_channels := int(t_model.yaml.get("channels", 3))) != channels:
+    channels = input_channels(student)
+    if (t_channels := input_channels(t_model)) != channels:
         raise SettingsError(
             f"model '{model}' takes {channels}-channel images and teacher '{teacher}' {t_channels}-channel ones; "
             "pass the teacher it was distilled from"

@@ -53,7 +53,7 @@ from yolokd.criterion import KDCriterion
 from yolokd.distiller import Distiller, build_distiller
 from yolokd.lock import FolderLock
 from yolokd.losses.outputs import Outputs
-from yolokd.recorder import FeatureRecorder, probe_features
+from yolokd.recorder import FeatureRecorder, input_channels, probe_features
 
 KD_STATE = "kd_last.pt"  # distiller state, saved beside last.pt
 
@@ -87,8 +87,8 @@ def check_runs(model: nn.Module, path: str | Path, version: str | None, role: st
     was_training = model.training
     try:
         with torch.no_grad():
-            channels = int((getattr(model, "yaml", None) or {}).get("channels", 3))  # 1 for a grayscale model
-            model.eval()(torch.zeros(1, channels, 64, 64, device=next(model.parameters()).device))
+            shape = (1, input_channels(model), 64, 64)
+            model.eval()(torch.zeros(shape, device=next(model.parameters()).device))
     except Exception as e:
         cfg = getattr(model, "yaml", None) or {}
         name = Path(cfg.get("yaml_file", "its-model.yaml")).name
@@ -265,6 +265,11 @@ class DistillationTrainer(DetectionTrainer):
                     f"to distil its features anyway"
                 )
             LOGGER.warning(f"yolokd: {msg}; distilling features only, as kd_allow_class_mismatch=True")
+        if (theirs := input_channels(teacher)) != (ours := int(self.data.get("channels", 3))):
+            raise SettingsError(
+                f"teacher '{a.teacher}' takes {theirs}-channel images, but the dataset has channels: {ours}; "
+                "train the teacher on this dataset (or one with the same channels)"
+            )
         return None if a.kd_method == "native" else teacher  # native: Ultralytics loads its own copy
 
     @property

@@ -70,7 +70,8 @@ def _cast(key: str, value: Any) -> Any:
         raise SettingsError(f"'{key}={value}' must be of type {kind.__name__}") from None
 
 
-# Named presets for `yolokd train`/`distill` and `yolokd compare` (recipe=NAME); explicit arguments win.
+# Named presets for `yolokd train`/`distill` and `yolokd compare` (recipe=NAME); explicit arguments win. A recipe's
+# lr0 and momentum belong to its optimizer: where optimizer= is given, they are left to it.
 RECIPES: dict[str, dict[str, Any]] = {
     "default": {},  # yolokd's default.yaml and Ultralytics' own defaults
     "paper": {  # the paper's training: Adam, lr0 0.001, momentum 0.9; CWD with attention, tau 0.5, weight 1
@@ -95,7 +96,7 @@ def check_recipe(name: Any) -> dict[str, Any]:
 
 def with_recipe(args: dict[str, Any]) -> dict[str, Any]:
     """``args`` without ``recipe=``, its recipe's settings added where ``args`` give no other (on resume none:
-    the run continues with its own)."""
+    the run continues with its own). An explicit ``optimizer=`` keeps its own lr0 and momentum, not the recipe's."""
     args = dict(args)
     name = args.pop("recipe", None)
     preset = check_recipe(name)
@@ -103,6 +104,8 @@ def with_recipe(args: dict[str, Any]) -> dict[str, Any]:
         if name not in (None, "default"):
             raise SettingsError(f"resume continues a run with its own settings; drop recipe={name}")
         return args
+    if "optimizer" in args:
+        preset = {k: v for k, v in preset.items() if k not in ("lr0", "momentum")}
     return {**preset, **args}
 
 

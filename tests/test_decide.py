@@ -93,10 +93,10 @@ def test_the_defaults_follow_the_committed_confirmation():
     won = verdict.is_file() and decide.win_line(picked) in verdict.read_text().splitlines()
     assert "recipe=paper" in (SCRIPT.parent / "decide.sh").read_text()  # the benchmark trains every row so
     paper = RECIPES["paper"]
+    kd = ("kd_method", "kd_tau", "kd_weight")
     if won:  # the paper's kd settings with the pick's overrides (the keys its label sets)
-        expected = {**{k: paper[k] for k in ("kd_method", "kd_tau", "kd_weight")}, **dict(parse_methods(picked))[picked]}
+        expected = {**{k: paper[k] for k in kd}, **dict(parse_methods(picked))[picked]}
         assert {k: KD_DEFAULTS[k] for k in expected} == expected
         assert RECIPES["default"] == {k: paper[k] for k in ("optimizer", "lr0", "momentum")}
     else:
-        defaults = {k: KD_DEFAULTS[k] for k in ("kd_method", "kd_tau", "kd_weight")}
-        assert defaults == {k: paper[k] for k in defaults} and RECIPES["default"] == {}
+        assert {k: KD_DEFAULTS[k] for k in kd} == {k: paper[k] for k in kd} and RECIPES["default"] == {}

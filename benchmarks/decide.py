@@ -86,6 +86,11 @@ def pick(table: Path) -> str:
     return ranked(table)[0]
 
 
+def win_line(picked: str) -> str:
+    """The verdict line of a pick that wins the confirmation (the defaults follow it: tests/test_decide.py)."""
+    return f"verdict: `{picked}` beats the plain student (interval above 0) and native (mean Δ ≥ native's)."
+
+
 def verdict(table: Path, picked: str) -> str:
     rows = {r["model"]: r for r in csv.DictReader(open(table))}
     best, native, plain = rows[picked], rows.get("native"), rows["none"]
@@ -110,7 +115,7 @@ def verdict(table: Path, picked: str) -> str:
             + " The default stays."
         )
     elif wins:
-        lines.append(f"verdict: `{picked}` beats the plain student (interval above 0) and native (mean Δ ≥ native's).")
+        lines.append(win_line(picked))
     elif lo > 0:
         lines.append(f"verdict: `{picked}` beats the plain student but not native's mean Δ; the default stays.")
     elif hi < 0:

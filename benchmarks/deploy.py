@@ -2,7 +2,7 @@
 FLOPs against the plain student, ONNX-vs-PyTorch output parity.
 
     .venv/bin/python benchmarks/deploy.py                # the models `make demo` trains
-    .venv/bin/python benchmarks/deploy.py --compare DIR  # any `yolokd compare` folder with none and cwd_attn
+    .venv/bin/python benchmarks/deploy.py --compare DIR  # any `yolokd compare` folder with none and --method
 """
 
 from __future__ import annotations
@@ -19,12 +19,14 @@ import yolokd  # noqa: F401  # isort: skip  (offline environment before Ultralyt
 import onnxruntime
 import torch
 
+from yolokd.cfg import KD_DEFAULTS
 from yolokd.deploy import export_onnx, onnx_parity, ort_latency_ms, params_and_gflops
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--compare", default="runs/yolokd-demo/compare", help="a `yolokd compare` output folder")
+    ap.add_argument("--method", default=KD_DEFAULTS["kd_method"], help="the distilled row (default: the demo's)")
     ap.add_argument("--imgsz", type=int, default=320)
     ap.add_argument("--runs", type=int, default=50)
     ap.add_argument("--out", default="benchmarks/results/deploy_cpu.md")
@@ -36,7 +38,7 @@ def main() -> None:
         else cmp / "teacher" / "weights" / "best.pt"
     )
     models = {
-        "student, distilled (cwd_attn)": cmp / "cwd_attn-s0" / "weights" / "best.pt",
+        f"student, distilled ({args.method})": cmp / f"{args.method}-s0" / "weights" / "best.pt",
         "student, plain (none)": cmp / "none-s0" / "weights" / "best.pt",
         "teacher": teacher,
     }

@@ -9,6 +9,8 @@ from pathlib import Path
 import pytest
 from conftest import run_cli
 
+from yolokd.cfg import KD_DEFAULTS
+
 YOLOKD = str(Path(sys.executable).with_name("yolokd"))
 
 FAST = """
@@ -26,10 +28,12 @@ sys.exit(rc)
     [
         (["train", "kd_tua=1", "data=x.yaml"], "Did you mean 'kd_tau'"),
         (["train", "kd_method=none"], "yolokd train needs data=path/to/data.yaml"),
-        (["train", "data={data}"], "kd_method=cwd_attn needs 'teacher=path/to/teacher.pt'"),
+        (["train", "data={data}"], f"kd_method={KD_DEFAULTS['kd_method']} needs 'teacher=path/to/teacher.pt'"),
         (["train", "data={data}", "kd_method=none", "kd_stop=2"], "must be in [0, 1)"),
         (["train", "data=missing.yaml", "kd_method=none"], "data 'missing.yaml' not found"),
         (["train", "resume"], "resume needs the run to continue"),
+        (["train", "data={data}", "recipe=mine"], "recipe=mine is not known"),
+        (["train", "resume", "model=x.pt", "recipe=paper"], "drop recipe=paper"),
         (["train", "--help"], "usage: yolokd train"),
         (["compare", "data={data}", "teacher=t.pt", "methods=cwd@kd_tua=1"], "Did you mean 'kd_tau'"),
         (["compare", "data={data}", "teacher=t.pt", "epoch=3"], "Did you mean 'epochs'"),

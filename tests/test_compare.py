@@ -13,7 +13,7 @@ import pytest
 import yaml
 from conftest import TINY, run_cli
 
-from yolokd.cfg import SettingsError
+from yolokd.cfg import KD_DEFAULTS, SettingsError
 from yolokd.compare import compare, parse_methods, parse_seeds, run_stem
 from yolokd.report import mean_ci, t975
 
@@ -214,11 +214,12 @@ def test_compare_end_to_end(data, teacher, runs, capsys):
     assert all(os.stat(w).st_mtime_ns == t for w, t in best.values())
     assert (out / "cwd-s0" / "metrics.json").is_file()
 
-    with pytest.raises(SettingsError, match=r"other settings \(lr0: \(default\) -> 0.02\)"):
-        compare(**{**kw, "lr0": 0.02})
-    args = out / "cwd-s0" / "args.yaml"  # as if the run had been made when yolokd's default tau was 1.0
-    args.write_text(args.read_text().replace("kd_tau: 0.5", "kd_tau: 1.0"))
-    with pytest.raises(SettingsError, match=r"other yolokd settings \(kd_tau: 1.0 -> 0.5\)"):
+    with pytest.raises(SettingsError, match=r"other settings \(warmup_epochs: \(default\) -> 1\)"):
+        compare(**{**kw, "warmup_epochs": 1})
+    args = out / "cwd-s0" / "args.yaml"  # as if the run had been made when yolokd's default tau was 0.25
+    tau = KD_DEFAULTS["kd_tau"]
+    args.write_text(args.read_text().replace(f"kd_tau: {tau}", "kd_tau: 0.25"))
+    with pytest.raises(SettingsError, match=rf"other yolokd settings \(kd_tau: 0.25 -> {tau}\)"):
         compare(**kw)
 
 
@@ -391,8 +392,9 @@ def test_compare_continues_from_records_on_another_machine(tmp_path, data, teach
     shutil.rmtree(records / "none-s0")  # out of the way: the refusals below are cwd-s0's, found while planning
     args = records / "cwd-s0" / "args.yaml"  # a default that changes this run: its settings are checked instead
     saved = args.read_text()
-    args.write_text(saved.replace("kd_tau: 0.5", "kd_tau: 1.0"))
-    with pytest.raises(SettingsError, match=r"cwd-s0' was trained with other yolokd settings \(kd_tau: 1.0 -> 0.5"):
+    tau = KD_DEFAULTS["kd_tau"]
+    args.write_text(saved.replace(f"kd_tau: {tau}", "kd_tau: 0.25"))
+    with pytest.raises(SettingsError, match=rf"cwd-s0' was trained with other yolokd settings \(kd_tau: 0.25 -> {tau}"):
         compare(project=str(tmp_path / "e3"), name="c", examples=0, **kw)
     args.write_text(saved)
     next(iter(ckpt["model"].parameters())).data.add_(1e-3)

@@ -53,6 +53,7 @@ def _table(path: Path, rows: dict[str, tuple]) -> Path:
 def test_verdict_follows_the_issues_rule(tmp_path, best, native, picked, says):
     text = decide.verdict(_table(tmp_path / "t.csv", {"native": native, picked: best}), picked)
     assert says in text.splitlines()[-1]
+    assert (text.splitlines()[-1] == decide.win_line(picked)) == (says == "`cwd` beats the plain student")
     assert f"native: {native[1]:+.3f}" in text.splitlines()[1]  # native beside the pick, on the same pairs
     assert f"gap closed {best[1] / 0.10:.0%}" in text.splitlines()[1]
 
@@ -78,3 +79,24 @@ def test_power_pools_each_configurations_spread_and_counts_the_seeds_needed(tmp_
     assert "±0.010 needs 8 seeds (24 runs per model)" in text
     (tmp_path / "one.json").write_text(json.dumps({"runs": runs[:3] + runs[-1:]}))
     assert "no spread to estimate" in decide.power(tmp_path / "one.json")
+
+
+def test_the_defaults_follow_the_committed_confirmation():
+    """Issue 14: yolokd's defaults become the confirmation's pick, trained under the benchmark's recipe, only where
+    the committed verdict says it beats the plain student and native; until then, and otherwise, the paper's."""
+    from yolokd.cfg import KD_DEFAULTS, RECIPES
+    from yolokd.compare import parse_methods
+
+    results = SCRIPT.parent / "results" / "decide_cpu"
+    picked = (results / "select" / "picked.txt").read_text().strip()
+    verdict = results / "confirm" / "verdict.md"
+    won = verdict.is_file() and decide.win_line(picked) in verdict.read_text().splitlines()
+    assert "recipe=paper" in (SCRIPT.parent / "decide.sh").read_text()  # the benchmark trains every row so
+    paper = RECIPES["paper"]
+    kd = ("kd_method", "kd_tau", "kd_weight")
+    if won:  # the paper's kd settings with the pick's overrides (the keys its label sets)
+        expected = {**{k: paper[k] for k in kd}, **dict(parse_methods(picked))[picked]}
+        assert {k: KD_DEFAULTS[k] for k in expected} == expected
+        assert RECIPES["default"] == {k: paper[k] for k in ("optimizer", "lr0", "momentum")}
+    else:
+        assert {k: KD_DEFAULTS[k] for k in kd} == {k: paper[k] for k in kd} and RECIPES["default"] == {}

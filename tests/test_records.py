@@ -43,8 +43,10 @@ def test_a_record_from_before_a_file_was_fingerprinted_is_checked_by_git():
     last, before = revs  # the last commit that changed recorder.py, and one with an older recorder.py
     assert _code_changes({**made, "git_revision": last}, {"training_code": now}) is None
     assert _code_changes({**made, "git_revision": before}, {"training_code": now}) == "recorder.py changed since"
-    whole = _code_changes({"git_revision": last}, {"training_code": now})  # a record from before fingerprints
-    assert whole.endswith(" changed since") and "trainer.py" in whole and "recorder.py" not in whole
+    # a record from before fingerprints: every training-code file is compared with its revision
+    assert "recorder.py" not in (_code_changes({"git_revision": last}, {"training_code": now}) or "")
+    whole = _code_changes({"git_revision": before}, {"training_code": now})
+    assert whole.endswith(" changed since") and "recorder.py" in whole
 
 
 def test_every_yolokd_setting_is_checked_when_a_record_is_reused():
@@ -132,7 +134,7 @@ def test_a_record_without_fingerprints_or_from_another_folder_is_refused_with_th
     rec.mkdir()
     (rec / "record.json").write_text(json.dumps({"comparison": env}))
     (rec / "metrics.json").write_text(json.dumps({"map50": 0.5}))
-    (rec / "args.yaml").write_text("kd_tau: 0.5\n")
+    (rec / "args.yaml").write_text(f"kd_tau: {KD_DEFAULTS['kd_tau']}\n")  # the default, whatever it is
 
     def load(made: dict, **changes):
         (rec / "yolokd_run.json").write_text(json.dumps(made))

@@ -10,9 +10,10 @@ from pathlib import Path
 import pytest
 import torch
 import yaml
-from conftest import TINY, run_cli
+from conftest import TINY, _train_teacher, run_cli
 
 from yolokd import DistillationTrainer, distill
+from yolokd.cfg import KD_DEFAULTS, RECIPES, SettingsError
 
 
 def cli_train(runs: Path, name: str, *args: str) -> Path:
@@ -34,7 +35,8 @@ def test_results_csv_rows_keep_the_header_with_val_false(data, teacher, runs):
     widths = {len(line.split(",")) for line in (run / "results.csv").read_text().splitlines()}
     assert len(widths) == 1  # yolokd 0.1.0 wrote the last row with 10 more cells than the header
     rows = results(run)
-    assert len(rows) == 2 and all(float(r["kd/w_cwd"]) == 1.0 and 0 < float(r["attn/l0_mask"]) <= 1 for r in rows)
+    assert len(rows) == 2
+    assert all(float(r["kd/w_cwd"]) == KD_DEFAULTS["kd_weight"] and 0 < float(r["attn/l0_mask"]) <= 1 for r in rows)
 
 
 @pytest.mark.parametrize("method", ["none", "cwd", "cwd_attn", "native"])
@@ -47,7 +49,7 @@ def test_cli_each_method(method, data, teacher, runs):
         assert kd > 0 and kd == kd  # a real, finite, positive distillation loss was logged
         assert rows[-1]["lr/pg3"] == rows[-1]["lr/pg0"]  # the kd param group follows the schedule
         assert not [k for k in rows[-1] if k.startswith("val/kd_")]  # validation runs without the teacher
-        assert float(rows[-1]["kd/w_cwd"]) == 1.0  # the effective weight of the epoch
+        assert float(rows[-1]["kd/w_cwd"]) == KD_DEFAULTS["kd_weight"]  # the effective weight of the epoch
         assert (run / "weights" / "kd_last.pt").is_file()
         attn = {k: float(v) for k, v in rows[-1].items() if k.startswith("attn/")}
         if method == "cwd_attn":  # per-level mask mean and entropy in (0, 1], channel weight mean in (0, 1)
@@ -63,6 +65,13 @@ def test_cli_each_method(method, data, teacher, runs):
             assert args["dis"] == 6.0
         else:
             assert "train/dis_loss" not in rows[-1] and not args["distill_model"]
+
+
+def test_cli_recipe_paper_reaches_the_run_and_explicit_arguments_win(data, runs):
+    run = cli_train(runs, "cli-recipe", f"data={data}", "recipe=paper", "kd_method=none", "lr0=0.002")
+    args = yaml.safe_load((run / "args.yaml").read_text())
+    assert (args["optimizer"], args["lr0"], args["momentum"], args["kd_method"]) == ("Adam", 0.002, 0.9, "none")
+    assert (args["kd_tau"], args["kd_weight"]) == (RECIPES["paper"]["kd_tau"], RECIPES["paper"]["kd_weight"])
 
 
 PURITY = """
@@ -245,8 +254,6 @@ def test_resume_restores_distiller(data, teacher, runs):
 
 def test_resume_without_or_with_a_stale_distiller_state_says_so(data, teacher, runs):
     """A crash between last.pt and kd_last.pt: the run resumes and the log says which distiller it continues with."""
-    from yolokd.cfg import SettingsError
-
     wdir = interrupted_run(data, teacher, runs, "resume-nostate")
     (wdir / "kd_last.pt").unlink()
     code, out = run_cli("train", "resume", f"model={wdir / 'last.pt'}")
@@ -331,3 +338,16 @@ def test_teachers_of_other_families_and_tasks_distil(cfg, kind, tmp_path, data, 
     name = f"family-{cfg[:-5]}"
     distill("yolov8n.yaml", teacher=pt, data=data, method="cwd_attn", project=str(runs), name=name, **TINY)
     assert float(results(runs / name)[-1]["train/kd_cwd"]) > 0
+
+
+def test_a_grayscale_pair_distils(data, runs, tmp_path, teacher):
+    """A dataset with ``channels: 1`` builds one-channel models; teacher and student are probed with one channel.
+    An RGB teacher on it is refused before training, not with a convolution error at the first batch."""
+    gray = tmp_path / "gray.yaml"
+    gray.write_text(yaml.safe_dump({**yaml.safe_load(data.read_text()), "channels": 1}))
+    with pytest.raises(SettingsError, match="takes 3-channel images, but the dataset has channels: 1; train the"):
+        distill("yolov8n.yaml", teacher=teacher, data=gray, method="cwd", project=str(runs), name="gray-rgb", **TINY)
+    teacher = _train_teacher("yolov8s.yaml", gray, runs, "gray-teacher")
+    distill("yolov8n.yaml", teacher=teacher, data=gray, method="cwd_attn", project=str(runs), name="gray", **TINY)
+    student = torch.load(runs / "gray" / "weights" / "best.pt", map_location="cpu", weights_only=False)["model"]
+    assert student.yaml["channels"] == 1 and student.model[0].conv.in_channels == 1

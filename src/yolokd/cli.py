@@ -25,6 +25,7 @@ from yolokd.cfg import (
     check_kd_settings,
     check_keys,
     unknown_key_error,
+    with_recipe,
 )
 
 # Arguments are checked before Ultralytics (and torch, seconds to import) is loaded: a misspelt key
@@ -36,6 +37,7 @@ modes:
   train     distil a teacher into a student; any Ultralytics train argument works, plus:
               teacher=path/to/teacher.pt kd_method=none|cwd|cwd_attn|response|native kd_tau=0.5 kd_weight=1.0
               kd_norm=none|channel kd_schedule=constant|cosine kd_stop=0.0 kd_cls=0 kd_box=0 ... ('yolokd settings')
+              recipe=paper (the paper's Adam, lr0 0.001, momentum 0.9, cwd_attn, tau 0.5, weight 1; explicit args win)
   compare   the paper's experiment: teacher + one student per method and seed, same recipe, one report
               data=data.yaml teacher=teacher.pt (or teacher=yolov8s.yaml teacher_epochs=50) student=yolov8n.yaml
               methods=none,cwd,cwd_attn,native (variants: cwd_attn:student|shared|shared_norm|teacher|score;
@@ -96,14 +98,15 @@ def parse_args(tokens: list[str]) -> dict[str, Any]:
 
 def check_train(args: dict[str, Any]) -> None:
     """Every cheap check of ``yolokd train`` arguments: keys, yolokd values, required data= and teacher=."""
-    check_keys(args)
+    check_keys(args, extra={"recipe"})
+    resolved = with_recipe(args)  # a known recipe, and none on resume
     if args.get("resume"):
         if not args.get("model"):
             raise SettingsError("resume needs the run to continue: yolokd train resume model=runs/.../weights/last.pt")
         return
     if not args.get("data"):
         raise SettingsError("yolokd train needs data=path/to/data.yaml (a YOLO-format dataset, see README 'Data')")
-    check_kd_settings({k: v for k, v in args.items() if k in KD_DEFAULTS})
+    check_kd_settings({k: v for k, v in resolved.items() if k in KD_DEFAULTS})
 
 
 def train(args: dict[str, Any]) -> None:

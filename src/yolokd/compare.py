@@ -29,11 +29,12 @@ from yolokd.cfg import (
     KD_DEFAULTS,
     NONE_WORDS,
     SettingsError,
-    check_channels,
     check_kd_settings,
+    check_recipe,
     split_settings,
     ultralytics_defaults,
     unknown_key_error,
+    with_recipe,
 )
 from yolokd.data.folds import write_folds
 from yolokd.lock import FolderLock
@@ -47,10 +48,6 @@ from yolokd.records import (
     save_record,
 )
 
-RECIPES: dict[str, dict[str, Any]] = {
-    "default": {},  # Ultralytics' defaults
-    "paper": {"optimizer": "Adam", "lr0": 0.001, "momentum": 0.9, "kd_tau": 0.5, "kd_weight": 1.0},
-}
 RESERVED = {  # compare's own keys replace these per-run settings
     "model": "student=",
     "kd_method": "methods=",
@@ -147,8 +144,7 @@ def check_own_args(train_args: dict[str, Any], recipe: str) -> None:
     for key, use in RESERVED.items():
         if key in train_args:
             raise SettingsError(f"compare sets '{key}' per run; use {use} instead")
-    if recipe not in RECIPES:
-        raise SettingsError(f"recipe={recipe} is not known; choose one of: {', '.join(RECIPES)}")
+    check_recipe(recipe)
 
 
 def check_folds(folds: Any, train_teacher: bool) -> None:
@@ -315,14 +311,14 @@ def compare(
     of training that run: a long comparison continues on another machine from committed records. Recorded
     runs count in the tables; without their weights they are not drawn in examples.png.
     """
+    recipe = "default" if recipe is None else recipe  # recipe=none on the command line
     check_own_args(train_args, recipe)
     method_list, seed_list = parse_methods(methods), parse_seeds(seeds)
-    common = {**RECIPES[recipe], **train_args}
+    common = with_recipe({**train_args, "recipe": recipe})
+    common.pop("kd_method", None)  # a recipe's; methods= chooses (check_own_args refuses it in train_args)
     kd_common = {k: v for k, v in common.items() if k in KD_DEFAULTS}
     resolved = check_kd_settings(kd_common, require_teacher=False)
     split_settings({**common, "data": data, "epochs": epochs, "kd_method": "none"})  # fail before any training
-    for _, kd in method_list:
-        check_channels(kd["kd_method"], data)
     train_teacher = teacher_epochs is not None
     check_folds(folds, train_teacher)
     only = parse_only_folds(only_folds, folds)

@@ -22,8 +22,8 @@ import yaml
 from yolokd.attention import mask_entropy, teacher_spatial_mask
 from yolokd.cfg import KD_DEFAULTS, SettingsError, check_kd_settings
 from yolokd.distiller import build_distiller
-from yolokd.losses.feature import FeatureCWD
-from yolokd.recorder import FeatureRecorder
+from yolokd.losses.feature import LEARNED_MODES, FeatureCWD
+from yolokd.recorder import FeatureRecorder, input_channels
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp")
 
@@ -37,7 +37,7 @@ def _learned_distiller(model: Path, args: dict, s_ch: list[int], t_ch: list[int]
     """The trained feature term of a cwd_attn run with learnable attention, from its kd_last.pt."""
     state = model.with_name("kd_last.pt")
     mode = args.get("kd_attn_mode")
-    if args.get("kd_method") != "cwd_attn" or mode not in ("student", "shared", "shared_norm") or not state.is_file():
+    if args.get("kd_method") != "cwd_attn" or mode not in LEARNED_MODES or not state.is_file():
         return None
     kd = check_kd_settings({k: v for k, v in args.items() if k in KD_DEFAULTS}, require_teacher=False)
     d = build_distiller(kd, s_ch, t_ch)
@@ -80,8 +80,8 @@ def attention_maps(
     s_rec = FeatureRecorder(student, detect_head(student, "model"))
     t_rec = FeatureRecorder(t_model, detect_head(t_model, "teacher"))
     images = _images(Path(source))
-    channels = int(student.yaml.get("channels", 3))
-    if (t_channels := int(t_model.yaml.get("channels", 3))) != channels:
+    channels = input_channels(student)
+    if (t_channels := input_channels(t_model)) != channels:
         raise SettingsError(
             f"model '{model}' takes {channels}-channel images and teacher '{teacher}' {t_channels}-channel ones; "
             "pass the teacher it was distilled from"

@@ -55,10 +55,17 @@ class FeatureRecorder:
         self._handle.remove()
 
 
+def input_channels(model: nn.Module) -> int:
+    """The image channels ``model`` takes: its first convolution's input (1 for a grayscale model)."""
+    return next((m.in_channels for m in model.modules() if isinstance(m, nn.Conv2d)), 3)
+
+
 @torch.no_grad()
-def probe_features(model: nn.Module, module: nn.Module, imgsz: int = 64, channels: int = 3) -> list[torch.Size]:
-    """Shapes of the tensors entering ``module`` for a zero image of ``imgsz`` pixels (model left as found)."""
+def probe_features(model: nn.Module, module: nn.Module, imgsz: int = 64) -> list[torch.Size]:
+    """Shapes of the tensors entering ``module`` for a zero image of ``imgsz`` pixels with the model's own input
+    channels (model left as found)."""
     device = next(model.parameters()).device
+    channels = input_channels(model)
     was_training = model.training
     recorder = FeatureRecorder(model, module)
     try:

@@ -41,12 +41,19 @@ from ultralytics.nn.tasks import load_checkpoint
 from ultralytics.utils import LOCAL_RANK, LOGGER, RANK, YAML, IterableSimpleNamespace
 from ultralytics.utils.torch_utils import strip_optimizer, torch_distributed_zero_first, unwrap_model
 
-from yolokd.cfg import KD_DEFAULTS, SettingsError, bare_name_hint, check_kd_settings, split_settings
+from yolokd.cfg import (
+    KD_DEFAULTS,
+    SettingsError,
+    bare_name_hint,
+    check_kd_settings,
+    split_settings,
+    with_recipe,
+)
 from yolokd.criterion import KDCriterion
 from yolokd.distiller import Distiller, build_distiller
 from yolokd.lock import FolderLock
 from yolokd.losses.outputs import Outputs
-from yolokd.recorder import FeatureRecorder, probe_features
+from yolokd.recorder import FeatureRecorder, input_channels, probe_features
 
 KD_STATE = "kd_last.pt"  # distiller state, saved beside last.pt
 
@@ -80,8 +87,8 @@ def check_runs(model: nn.Module, path: str | Path, version: str | None, role: st
     was_training = model.training
     try:
         with torch.no_grad():
-            channels = int((getattr(model, "yaml", None) or {}).get("channels", 3))  # 1 for a grayscale model
-            model.eval()(torch.zeros(1, channels, 64, 64, device=next(model.parameters()).device))
+            shape = (1, input_channels(model), 64, 64)
+            model.eval()(torch.zeros(shape, device=next(model.parameters()).device))
     except Exception as e:
         cfg = getattr(model, "yaml", None) or {}
         name = Path(cfg.get("yaml_file", "its-model.yaml")).name
@@ -258,6 +265,11 @@ class DistillationTrainer(DetectionTrainer):
                     f"to distil its features anyway"
                 )
             LOGGER.warning(f"yolokd: {msg}; distilling features only, as kd_allow_class_mismatch=True")
+        if (theirs := input_channels(teacher)) != (ours := int(self.data.get("channels", 3))):
+            raise SettingsError(
+                f"teacher '{a.teacher}' takes {theirs}-channel images, but the dataset has channels: {ours}; "
+                "train the teacher on this dataset (or one with the same channels)"
+            )
         return None if a.kd_method == "native" else teacher  # native: Ultralytics loads its own copy
 
     @property
@@ -520,13 +532,15 @@ def distill(
 
     ``method`` is ``kd_method`` (none, cwd, cwd_attn, response, native; default cwd_attn, or the checkpoint's
     when resuming); other yolokd settings (``kd_tau=``,
-    ``kd_weight=``, ``kd_cls=``, ...) and any Ultralytics train argument pass through ``train_args``.
+    ``kd_weight=``, ``kd_cls=``, ...) and any Ultralytics train argument pass through ``train_args``;
+    ``recipe="paper"`` presets the paper's settings (``cfg.RECIPES``) where none of those gives another.
     """
     overrides = {"model": str(student), "data": data, **train_args}
     if method is not None:
         overrides.setdefault("kd_method", method)  # an explicit kd_method= in train_args wins, as before
     if teacher is not None:
         overrides["teacher"] = str(teacher)
+    overrides = with_recipe(overrides)  # recipe=paper: its settings where no other is given
     kd, rest = split_settings(overrides)  # fail before any model is built
     kd = {k: kd[k] for k in overrides if k in KD_DEFAULTS}  # only those given: resume warns about each
     if not rest.get("data") and not rest.get("resume"):

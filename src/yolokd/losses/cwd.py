@@ -21,7 +21,9 @@ import math
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-SOFTMAX_INPUTS = ("tau", "sqrt_hw")
+from yolokd.cfg import CHOICES
+
+SOFTMAX_INPUTS = CHOICES["kd_softmax"]
 
 
 class ChannelWiseDivergence(nn.Module):

@@ -38,12 +38,14 @@ from yolokd.attention import (
     teacher_channel_weights,
     teacher_spatial_mask,
 )
+from yolokd.cfg import CHOICES
 from yolokd.losses.cwd import ChannelWiseDivergence
 from yolokd.losses.norm import channel_standardize
 from yolokd.losses.outputs import Outputs, split_levels
 
-ATTENTION_MODES = ("none", "shared", "shared_norm", "student", "teacher", "score")
-NORMS = ("none", "channel")
+ATTENTION_MODES = ("none", *CHOICES["kd_attn_mode"])
+LEARNED_MODES = ("student", "shared", "shared_norm")  # the modes with attention modules of their own
+NORMS = CHOICES["kd_norm"]
 
 
 class FeatureCWD(nn.Module):
@@ -89,7 +91,7 @@ class FeatureCWD(nn.Module):
             nn.Conv2d(cs, ct, kernel_size=1) if cs != ct else nn.Identity()
             for cs, ct in zip(student_channels, teacher_channels)
         )
-        learnable = attention in ("shared", "shared_norm", "student")
+        learnable = attention in LEARNED_MODES
         self.attention = nn.ModuleList(
             Attention(ct, spatial_kernel, channel_reduction, normalize=attention == "shared_norm")
             if learnable

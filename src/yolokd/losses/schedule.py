@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import math
 
-SCHEDULES = ("constant", "cosine")
+from yolokd.cfg import CHOICES
+
+SCHEDULES = CHOICES["kd_schedule"]
 COSINE_FLOOR = 0.1  # DAMO-YOLO's end value
 
 

@@ -530,7 +530,7 @@ def distill(
 ):
     """Train ``student`` on ``data`` under ``teacher`` and return the validation metrics (``DetMetrics``).
 
-    ``method`` is ``kd_method`` (none, cwd, cwd_attn, response, native; default cwd_attn, or the checkpoint's
+    ``method`` is ``kd_method`` (none, cwd, cwd_attn, response, native; default cwd, or the checkpoint's
     when resuming); other yolokd settings (``kd_tau=``,
     ``kd_weight=``, ``kd_cls=``, ...) and any Ultralytics train argument pass through ``train_args``;
     ``recipe="paper"`` presets the paper's settings (``cfg.RECIPES``) where none of those gives another.

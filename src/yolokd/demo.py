@@ -2,8 +2,9 @@
 
 Prepares the tree-crown dataset (``yolokd data trees``), trains a YOLOv8s teacher briefly, then one
 YOLOv8n student each for the plain student, yolokd's default (``cwd``, the decisive benchmark's confirmed
-configuration) and Ultralytics' own distillation, under the same recipe and seed, and prints the table. About 15 minutes on 2 CPU cores. One seed and short training: it shows the
-workflow and its outputs, not which method is better (see benchmarks/results/ for that).
+configuration) and Ultralytics' own distillation, under the same recipe and seed, and prints the table.
+About 15 minutes on 2 CPU cores. One seed and short training: it shows the workflow and its outputs, not
+which method is better (see benchmarks/results/ for that).
 """
 
 from __future__ import annotations

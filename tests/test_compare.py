@@ -18,6 +18,14 @@ from yolokd.compare import compare, parse_methods, parse_seeds, run_stem
 from yolokd.report import mean_ci, t975
 
 ARGS = {k: v for k, v in TINY.items() if k not in ("epochs", "seed", "exist_ok")}
+ENV = {  # report.environment() as a hand-written report needs it
+    "command": "yolokd compare data=d.yaml",
+    "date": "2026-12-02T01:00:00+00:00",
+    "cpu": "Some CPU",
+    "cpu_count": 2,
+    "gpu": None,
+    "versions": {"yolokd": "1", "torch": "2", "ultralytics": "3"},
+}
 
 
 def test_parse_methods_and_seeds():
@@ -195,6 +203,7 @@ def test_compare_end_to_end(data, teacher, runs, capsys):
     import ultralytics
 
     assert env["seeds"] == [0] and env["versions"]["ultralytics"] == ultralytics.__version__
+    assert env["cpu"] and f"on {env['cpu']} ({os.cpu_count()} cores" in (out / "table.md").read_text()
 
     best = {r["label"]: (r["weights"], os.stat(r["weights"]).st_mtime_ns) for r in summary["runs"]}
     (out / "cwd-s0" / "metrics.json").unlink()  # as if the previous call died after training, before its evaluation
@@ -235,7 +244,7 @@ def test_report_numbers_by_hand(tmp_path, teacher):
         for m, v in vals.items()
         for s in range(3)
     ]
-    write_tables(tmp_path, t, runs, ["none", "cwd"], {"data": "d.yaml", "imgsz": 64, "epochs": 1})
+    write_tables(tmp_path, t, runs, ["none", "cwd"], {"data": "d.yaml", "imgsz": 64, "epochs": 1}, ENV)
     rows = {r["model"]: r for r in csv.DictReader(open(tmp_path / "table.csv"))}
     cwd = {k: float(v) for k, v in rows["cwd"].items() if k != "model" and v}
     # paired differences 0.05, 0.04, 0.06: mean 0.05, sd 0.01, 95 % half-width 4.303 * 0.01 / sqrt(3)
@@ -246,15 +255,19 @@ def test_report_numbers_by_hand(tmp_path, teacher):
     table = (tmp_path / "table.md").read_text()
     assert "| cwd | 11.14 |" in table and "0.270 ± 0.026" in table and "+0.050 [+0.025, +0.075] *" in table
     assert "| 13 % |" in table  # gap closed (0.27 - 0.22) / 0.38
+    provenance = "`yolokd compare data=d.yaml`, started 2026-12-02T01:00:00+00:00 on Some CPU (2 cores, no GPU);"
+    assert f"\n\n{provenance} yolokd 1, torch 2, Ultralytics 3.\n\n" in table
 
     worse = [{**r, "map50": 0.5 - r["map50"]} if r["label"] == "cwd" else r for r in runs]  # cwd 0.25, 0.24, 0.20
     other = {**worse[3], "teacher_tensors": "b" * 64, "teacher_map50": 0.58}  # from another training of the teacher
-    write_tables(tmp_path, t, [*worse[:3], other, *worse[4:]], ["none", "cwd"], {"data": "d.yaml", "imgsz": 64})
+    other["how"] = "recorded"  # and reused from its record
+    write_tables(tmp_path, t, [*worse[:3], other, *worse[4:]], ["none", "cwd"], {"data": "d.yaml", "imgsz": 64}, ENV)
     table = (tmp_path / "table.md").read_text()
+    assert "Ultralytics 3; 1 of the 6 student runs reused from records made earlier (record.json of each)." in table
     assert "+0.010 [-0.104, +0.124] |" in table  # paired 0.05, 0.02, -0.04: across 0, no star
     assert "other trainings of the teacher (mAP50 0.580)" in table
     worse = [{**r, "map50": r["map50"] - 0.1} if r["label"] == "cwd" else r for r in runs]
-    write_tables(tmp_path, t, worse, ["none", "cwd"], {"data": "d.yaml", "imgsz": 64, "epochs": 1})
+    write_tables(tmp_path, t, worse, ["none", "cwd"], {"data": "d.yaml", "imgsz": 64, "epochs": 1}, ENV)
     assert "-0.050 [-0.075, -0.025] *" in (tmp_path / "table.md").read_text()  # below 0 is marked too
 
 
@@ -409,8 +422,8 @@ def test_report_under_way_names_the_folds_validated_so_far(tmp_path, teacher):
     runs = [{"label": m, "seed": 0, "fold": 0, "weights": w, "map50": v, "map50_95": v / 2} for m, v in
             (("none", 0.40), ("cwd", 0.45))]  # fmt: skip
     settings = {"data": "d.yaml", "imgsz": 64, "epochs": 1, "folds": 3}
-    write_tables(tmp_path, pool_teachers("t.yaml", [t0]), runs, ["none", "cwd"], settings)
+    write_tables(tmp_path, pool_teachers("t.yaml", [t0]), runs, ["none", "cwd"], settings, ENV)
     assert "(317 validation boxes over 1 of 3 folds so far)" in (tmp_path / "table.md").read_text()
     t2 = [{**t0, "fold": f, "val_boxes": 300 + f} for f in range(3)]
-    write_tables(tmp_path, pool_teachers("t.yaml", t2), runs, ["none", "cwd"], settings)
+    write_tables(tmp_path, pool_teachers("t.yaml", t2), runs, ["none", "cwd"], settings, ENV)
     assert "(903 validation boxes over 3 folds)" in (tmp_path / "table.md").read_text()

@@ -480,7 +480,7 @@ def _run(out, base, plan, teacher, teacher_epochs, method_list, seed_list, examp
         runs.append({**run, "weights": str(run_dir / "weights" / "best.pt"), "how": how, **metrics})
         get_teacher(k, weights=False)
         teacher_rec = report.pool_teachers(str(teacher), [teachers[j] for j in sorted(teachers)])
-        report.write_tables(out, teacher_rec, runs, labels, settings)
+        report.write_tables(out, teacher_rec, runs, labels, settings, env)
 
     files = report.write_all(out, teacher_rec, runs, labels, settings, env, imgsz, examples, examples_conf)
     print((out / "table.md").read_text(encoding="utf-8"), flush=True)

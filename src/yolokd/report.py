@@ -270,7 +270,23 @@ def _teacher_note(teacher: dict, runs: list[dict]) -> list[str]:
     ]
 
 
-def write_tables(out: Path, teacher: dict, runs: list[dict], labels: list[str], settings: dict[str, Any]) -> list[dict]:
+def provenance(env: dict[str, Any], runs: list[dict]) -> str:
+    """The line under a report's title: its command, start date, machine and versions, and how many of its runs
+    were reused from records (trained elsewhere or earlier: their record.json says where and when)."""
+    v = env["versions"]
+    gpu = env.get("gpu") or "no GPU"
+    line = (
+        f"`{env['command']}`, started {env['date']} on {env.get('cpu') or 'a CPU'} ({env['cpu_count']} cores, {gpu});"
+        f" yolokd {v['yolokd']}, torch {v['torch']}, Ultralytics {v['ultralytics']}"
+    )
+    if recorded := sum(r.get("how") == "recorded" for r in runs):
+        line += f"; {recorded} of the {len(runs)} student runs reused from records made earlier (record.json of each)"
+    return line + "."
+
+
+def write_tables(
+    out: Path, teacher: dict, runs: list[dict], labels: list[str], settings: dict[str, Any], env: dict[str, Any]
+) -> list[dict]:
     """Write table.md, table.csv and summary.json (also after every finished run, so progress is on disk)."""
     imgsz = int(settings.get("imgsz", 640))
     rows = summarize(teacher, runs, labels)
@@ -289,6 +305,7 @@ def write_tables(out: Path, teacher: dict, runs: list[dict], labels: list[str], 
         f"data `{settings.get('data')}` ({boxes}) · {settings.get('epochs')} epochs · "
         f"imgsz {imgsz} · seeds {','.join(map(str, seeds))} · student `{settings.get('student')}` · "
         f"teacher `{teacher['model']}` · `cwd_attn` = kd_attn_mode `{settings.get('cwd_attn_mode')}`\n\n"
+        f"{provenance(env, runs)}\n\n"
     )
     lines = [
         "| model | params (M) | GFLOPs | mAP50 | mAP50-95 | Δ mAP50 vs none [95% CI] | Δ mAP50-95 vs none [95% CI] "
@@ -351,6 +368,7 @@ def environment(seeds: list[int]) -> dict[str, Any]:
     import torch
     import torchvision
     import ultralytics
+    from ultralytics.utils.torch_utils import get_cpu_info
 
     import yolokd
 
@@ -372,6 +390,7 @@ def environment(seeds: list[int]) -> dict[str, Any]:
         "git_dirty": bool(dirty) if dirty is not None else None,
         "python": platform.python_version(),
         "platform": platform.platform(),
+        "cpu": get_cpu_info(),
         "cpu_count": os.cpu_count(),
         "gpu": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
         "versions": {
@@ -398,7 +417,7 @@ def write_all(
     """The complete report: tables, summary.json, env.json, map.png and examples.png; returns the files."""
     from yolokd.figures import plot_examples, plot_map  # (here: figures reads METRICS from this module)
 
-    rows = write_tables(out, teacher, runs, labels, settings)
+    rows = write_tables(out, teacher, runs, labels, settings, env)
     (out / "env.json").write_text(json.dumps(env, indent=2) + "\n")
     plot_map(out, rows, runs, out / "map.png", title(settings, teacher))
     t_of = {t["fold"]: t["weights"] for t in teacher.get("folds", [])}

@@ -134,7 +134,7 @@ def test_a_record_without_fingerprints_or_from_another_folder_is_refused_with_th
     rec.mkdir()
     (rec / "record.json").write_text(json.dumps({"comparison": env}))
     (rec / "metrics.json").write_text(json.dumps({"map50": 0.5}))
-    (rec / "args.yaml").write_text("kd_tau: 0.5\n")
+    (rec / "args.yaml").write_text(f"kd_tau: {KD_DEFAULTS['kd_tau']}\n")  # the default, whatever it is
 
     def load(made: dict, **changes):
         (rec / "yolokd_run.json").write_text(json.dumps(made))

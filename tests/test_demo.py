@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import yaml
 
+from yolokd.cfg import KD_DEFAULTS
 from yolokd.demo import run_demo
 
 
@@ -22,9 +23,9 @@ def test_demo_prepares_trees_and_compares(tmp_path, trees_wheel, capsys):
         assert row in table
     for run in ("teacher", "none-s0", "cwd-s0"):
         assert (out / run / "weights" / "best.pt").is_file()
-    # recipe=paper: the paper's optimizer and CWD settings, where the call gives no other (lr0 here)
+    # the default recipe's optimizer and yolokd's default CWD settings, where the call gives no other (lr0 here)
     for run in ("none-s0", "cwd-s0"):
         args = yaml.safe_load((out / run / "args.yaml").read_text())
         assert (args["optimizer"], args["lr0"], args["momentum"]) == ("Adam", 0.002, 0.9), run
         assert (args["nbs"], args["imgsz"]) == (8, 64), run
-    assert yaml.safe_load((out / "cwd-s0" / "args.yaml").read_text())["kd_tau"] == 0.5
+    assert yaml.safe_load((out / "cwd-s0" / "args.yaml").read_text())["kd_tau"] == KD_DEFAULTS["kd_tau"]

@@ -1,6 +1,6 @@
 """The ``yolokd`` command: Ultralytics-style ``key=value`` arguments.
 
-yolokd train model=yolov8n.yaml teacher=teacher.pt data=data.yaml kd_method=cwd_attn epochs=100
+yolokd train model=yolov8n.yaml teacher=teacher.pt data=data.yaml epochs=100
 yolokd train resume model=runs/detect/train/weights/last.pt
 yolokd compare data=data.yaml teacher=teacher.pt methods=none,cwd,cwd_attn,native seeds=3 epochs=100
 yolokd data trees out=datasets/trees
@@ -35,9 +35,10 @@ USAGE = """usage: yolokd MODE [key=value ...]
 
 modes:
   train     distil a teacher into a student; any Ultralytics train argument works, plus:
-              teacher=path/to/teacher.pt kd_method=none|cwd|cwd_attn|response|native kd_tau=0.5 kd_weight=1.0
+              teacher=path/to/teacher.pt kd_method=none|cwd|cwd_attn|response|native kd_tau=1.0 kd_weight=10.0
               kd_norm=none|channel kd_schedule=constant|cosine kd_stop=0.0 kd_cls=0 kd_box=0 ... ('yolokd settings')
-              recipe=paper (the paper's Adam, lr0 0.001, momentum 0.9, cwd_attn, tau 0.5, weight 1; explicit args win)
+              recipe=default|paper (default: Adam lr0=0.001 momentum=0.9, as confirmed; paper: the same with cwd_attn,
+              tau 0.5, weight 1; explicit args win, optimizer=auto for Ultralytics' own choice)
   compare   the paper's experiment: teacher + one student per method and seed, same recipe, one report
               data=data.yaml teacher=teacher.pt (or teacher=yolov8s.yaml teacher_epochs=50) student=yolov8n.yaml
               methods=none,cwd,cwd_attn,native (variants: cwd_attn:student|shared|shared_norm|teacher|score;
@@ -61,7 +62,7 @@ modes:
   help      show this message ('yolokd MODE help' or 'yolokd MODE --help' for one mode)
 
 example:
-  yolokd train model=yolov8n.yaml teacher=teacher.pt data=data.yaml kd_method=cwd_attn epochs=100 imgsz=640
+  yolokd train model=yolov8n.yaml teacher=teacher.pt data=data.yaml epochs=100 imgsz=640
 """
 
 

@@ -299,10 +299,11 @@ def compare(
 
     ``teacher`` is a trained ``.pt`` used as is, or (with ``teacher_epochs=``) a ``.yaml`` or ``.pt`` that
     is trained first under the same recipe. ``train_args`` (any Ultralytics train argument or yolokd
-    ``kd_*`` setting) apply to every run; ``recipe=paper`` presets Adam, lr0 0.001, momentum 0.9, tau 0.5,
-    weight 1 (explicit arguments win). ``folds=k`` pools the train and val images into k folds
-    (:mod:`yolokd.data.folds`) and runs every (method, seed) once per fold, validated on that fold;
-    each fold gets its own teacher, trained here on the other folds (so ``teacher_epochs=`` is required);
+    ``kd_*`` setting) apply to every run; the default recipe presets Adam, lr0 0.001, momentum 0.9 and
+    ``recipe=paper`` adds tau 0.5, weight 1 (explicit arguments win). ``folds=k`` pools the train and val
+    images into k folds (:mod:`yolokd.data.folds`) and runs every (method, seed) once per fold, validated on
+    that fold; each fold gets its own teacher, trained here on the other folds (so ``teacher_epochs=`` is
+    required);
     ``only_folds=0,2`` runs those folds alone (a first look, or a long comparison split in parts).
     ``examples`` validation images are drawn in examples.png with
     each model's most confident detections (as many as the image has boxes; none below ``examples_conf``).

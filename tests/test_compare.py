@@ -271,6 +271,18 @@ def test_report_numbers_by_hand(tmp_path, teacher):
     assert "-0.050 [-0.075, -0.025] *" in (tmp_path / "table.md").read_text()  # below 0 is marked too
 
 
+def test_report_names_the_attention_only_where_a_cwd_attn_row_uses_it(tmp_path, teacher):
+    from yolokd.report import write_tables
+
+    t = {"model": "yolov8s.yaml", "weights": str(teacher), "map50": 0.6, "map50_95": 0.3, "val_boxes": 10}
+    settings = {"data": "d.yaml", "imgsz": 64, "epochs": 1, "cwd_attn_mode": "teacher"}
+    for labels, says in ((["none", "cwd", "cwd_attn:shared"], False), (["none", "cwd_attn@kd_tau=1"], True)):
+        runs = [{"label": m, "seed": 0, "weights": str(teacher), "map50": 0.2, "map50_95": 0.1} for m in labels]
+        write_tables(tmp_path, t, runs, labels, settings, ENV)
+        head = (tmp_path / "table.md").read_text().split("| model |")[0]
+        assert ("`cwd_attn` = kd_attn_mode `teacher`" in head) is says and ("kd_attn_mode" in head) is says
+
+
 def test_compare_killed_mid_run_resumes(data, teacher, runs):
     """kill -9 during a student run; the same command resumes that run from its last.pt and completes."""
     import os

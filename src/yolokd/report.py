@@ -300,11 +300,14 @@ def write_tables(
         reached, only = len(teacher.get("folds", ())) or k, settings.get("only_folds")
         part = f" (only_folds={','.join(map(str, only))})" if only else " so far"
         boxes += f" over {k} folds" if reached >= k else f" over {reached} of {k} folds{part}"
+    attn = ""  # the attention of the rows labelled plain `cwd_attn` (a `:mode` label names its own), if any
+    if any(str(r["model"]).split("@")[0] == "cwd_attn" for r in rows):
+        attn = f" · `cwd_attn` = kd_attn_mode `{settings.get('cwd_attn_mode')}`"
     head = (
         f"# yolokd compare — {title(settings, teacher)}\n\n"
         f"data `{settings.get('data')}` ({boxes}) · {settings.get('epochs')} epochs · "
         f"imgsz {imgsz} · seeds {','.join(map(str, seeds))} · student `{settings.get('student')}` · "
-        f"teacher `{teacher['model']}` · `cwd_attn` = kd_attn_mode `{settings.get('cwd_attn_mode')}`\n\n"
+        f"teacher `{teacher['model']}`{attn}\n\n"
         f"{provenance(env, runs)}\n\n"
     )
     lines = [

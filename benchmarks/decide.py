@@ -11,6 +11,10 @@ the running mean stays within 0.01 of its final value (the plateau).
 configuration's and native's paired Δ mAP50 vs ``none`` with their 95 % intervals, the gap closed, and
 whether the picked one wins (interval above 0 and mean Δ at least native's on the same pairs).
 
+``pairs TABLE_CSV A B``: A's paired Δ mAP50 over B from a compare table.csv's per-run columns, pooled (the
+interval over seeds, each seed the mean over its folds, as the report's) and per fold, with how many pairs
+are positive: one Markdown line each.
+
 ``power SUMMARY_JSON [--target 0.01] [--seeds 6]``: how finely a confirmation of this size can resolve: the
 spread of the paired Δ mAP50 vs ``none`` across the pairs of each configuration (pooled over
 configurations), the 95 % half-width it gives with ``--seeds`` seeds over the summary's folds, and how many
@@ -23,10 +27,11 @@ import argparse
 import csv
 import json
 import math
+import re
 import statistics
 from pathlib import Path
 
-from yolokd.report import t975
+from yolokd.report import mean_ci, t975
 
 
 def map50_curve(run_dir: Path) -> list[float]:
@@ -127,6 +132,32 @@ def verdict(table: Path, picked: str) -> str:
     return "\n".join(lines)
 
 
+def pairs(table: Path, a: str, b: str) -> str:
+    rows = {r["model"]: r for r in csv.DictReader(open(table))}
+    runs: dict[tuple[int, int], float] = {}  # (seed, fold) -> A - B; fold 0 without folds=
+    for col in rows[a]:
+        if (m := re.fullmatch(r"map50_s(\d+)(?:f(\d+))?", col)) and rows[a][col] and rows[b].get(col):
+            runs[int(m[1]), int(m[2] or 0)] = float(rows[a][col]) - float(rows[b][col])
+
+    def line(name: str, per_seed: dict[int, list[float]]) -> str:
+        means = [statistics.fmean(v) for v in per_seed.values()]
+        d, lo, hi = mean_ci(means)
+        n = sum(len(v) for v in per_seed.values())
+        pos = sum(x > 0 for v in per_seed.values() for x in v)
+        return (
+            f"- {name}: {d:+.3f} [{lo:+.3f}, {hi:+.3f}] over {len(means)} seeds (from {min(means):+.3f} to "
+            f"{max(means):+.3f}), {pos} of {n} pairs above 0"
+        )
+
+    seeds, folds = sorted({s for s, _ in runs}), sorted({f for _, f in runs})
+    lines = [f"`{a}` − `{b}`, paired Δ mAP50 (95 % interval over seeds):"]
+    lines.append(line("pooled", {s: [v for (s2, _), v in runs.items() if s2 == s] for s in seeds}))
+    if len(folds) > 1:
+        for f in folds:
+            lines.append(line(f"fold {f}", {s: [v] for (s, f2), v in sorted(runs.items()) if f2 == f}))
+    return "\n".join(lines)
+
+
 def power(summary: Path, target: float = 0.01, seeds: int = 6) -> str:
     """The confirmation's resolution, estimated from a comparison's paired Δ mAP50 (see the module doc)."""
     runs = json.loads(summary.read_text())["runs"]
@@ -169,6 +200,10 @@ def main() -> None:
     v = sub.add_parser("verdict")
     v.add_argument("table", type=Path)
     v.add_argument("picked")
+    q = sub.add_parser("pairs")
+    q.add_argument("table", type=Path)
+    q.add_argument("a")
+    q.add_argument("b")
     w = sub.add_parser("power")
     w.add_argument("summary", type=Path)
     w.add_argument("--target", type=float, default=0.01)
@@ -180,6 +215,8 @@ def main() -> None:
         print(pick(args.table))
     elif args.cmd == "top":
         print(",".join(ranked(args.table)[: args.k]))
+    elif args.cmd == "pairs":
+        print(pairs(args.table, args.a, args.b))
     elif args.cmd == "power":
         print(power(args.summary, args.target, args.seeds))
     else:

@@ -81,6 +81,9 @@ for step in $STEPS; do
       report decide "$R/confirm"
       .venv/bin/python benchmarks/decide.py verdict "$R/confirm/table.csv" "$BEST" > "$R/confirm/verdict.md"
       cat "$R/confirm/verdict.md"
+      for ab in "$BEST none" "native none" "$BEST native"; do  # per fold, and the pick against native directly
+        .venv/bin/python benchmarks/decide.py pairs "$R/confirm/table.csv" $ab
+      done | tee "$R/confirm/pairs.md"
       .venv/bin/python benchmarks/decide.py power "$R/confirm/summary.json" | tee "$R/confirm/power.md"
       ;;
     curves)

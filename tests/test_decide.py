@@ -100,3 +100,22 @@ def test_the_defaults_follow_the_committed_confirmation():
         assert RECIPES["default"] == {k: paper[k] for k in ("optimizer", "lr0", "momentum")}
     else:
         assert {k: KD_DEFAULTS[k] for k in kd} == {k: paper[k] for k in kd} and RECIPES["default"] == {}
+
+
+def test_pairs_by_hand(tmp_path):
+    """A − B per (seed, fold) from table.csv's run columns: the pooled interval is over seeds (each the mean of
+    its folds), then one per fold; a run only one model has is left out."""
+    diffs = {"s0f0": 0.02, "s0f1": 0.04, "s1f0": -0.02, "s1f1": 0.02}
+    cols = [f"map50_{k}" for k in [*diffs, "s2f0"]]
+    with open(tmp_path / "t.csv", "w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=["model", *cols])
+        w.writeheader()
+        w.writerow({"model": "a", **{f"map50_{k}": 0.5 + d for k, d in diffs.items()}, "map50_s2f0": 0.9})
+        w.writerow({"model": "b", **{f"map50_{k}": 0.5 for k in diffs}, "map50_s2f0": ""})
+    # seed means 0.03 and 0.00: sd 0.0212, half-width 12.706 * 0.0212 / sqrt(2) = 0.191
+    assert decide.pairs(tmp_path / "t.csv", "a", "b").splitlines() == [
+        "`a` − `b`, paired Δ mAP50 (95 % interval over seeds):",
+        "- pooled: +0.015 [-0.176, +0.206] over 2 seeds (from +0.000 to +0.030), 3 of 4 pairs above 0",
+        "- fold 0: +0.000 [-0.254, +0.254] over 2 seeds (from -0.020 to +0.020), 1 of 2 pairs above 0",
+        "- fold 1: +0.030 [-0.097, +0.157] over 2 seeds (from +0.020 to +0.040), 2 of 2 pairs above 0",
+    ]

@@ -23,6 +23,15 @@
 #              its result is seen
 #   4 curves   none and the grid's best for 150 epochs on the standard split, validated every epoch: the
 #              plateau shown for the configuration picked (skipped when step 1 already ran it)
+#   5 anchor   issue 32: Ultralytics' native distillation tuned as the pick was. Its weight dis (default 6) at
+#              2, 12 and 24 beside 6 on the selection's seed 0 x 3 folds (anchor-select/): one value a third of
+#              the default, and two stronger ones, because the pick's own selection moved CWD's weight up (3 ->
+#              10) and won, so the anchor gets the same chance twice. The highest mean paired Delta mAP50 there
+#              is confirmed on seeds 10-15 x 3 folds beside the records of none, native and the pick
+#              (anchor/), and pick - tuned native is read pair by pair (anchor/pairs.md). Its records pair with
+#              the confirmation's only when trained by the same code: run it in a checkout of 77f7a0d (the
+#              confirmation's revision) with this script and decide.py copied in (benchmarks/ is not training
+#              code, so the records still match)
 # Cost on 2 CPU cores without other load (the records' results.csv, AMD and Intel machines): 8-11 min per
 # plain student, 12-19 min per CWD or response student, 13-26 min per native one, 7-13 min per teacher;
 # select took parts of three sessions, confirm about 11 h (34 min per seed and fold): it spans sessions,
@@ -37,7 +46,7 @@
 # Reports are copied to benchmarks/results/decide_cpu/{plateau,select-f0,select,confirm,curves}/.
 source "$(dirname "$0")/_common.sh"
 shift || true
-STEPS="${*:-plateau select confirm curves}"
+STEPS="${*:-plateau select confirm curves anchor}"
 R=benchmarks/results/decide_cpu
 EPOCHS=150
 COMMON=(student=yolov8n.yaml recipe=paper imgsz=320 batch=8 nbs=8 plots=False project="$W")
@@ -95,6 +104,23 @@ for step in $STEPS; do
       report curves "$R/curves"
       .venv/bin/python benchmarks/decide.py curves "$W/curves" --png "$R/curves/curves.png" > "$R/curves/curves.md"
       ;;
-    *) echo "unknown step '$step' (plateau, select, confirm, curves)" >&2; exit 2 ;;
+    anchor)
+      NATIVE=native,native@dis=2,native@dis=12,native@dis=24
+      if [ ! -f "$R/anchor-select/picked.txt" ]; then  # fixed once the selection is complete, as select's pick
+        $Y compare "${COMMON[@]}" "${FOLDS[@]}" methods="none,$NATIVE" seeds=1 name=decide
+        report decide "$R/anchor-select"
+        .venv/bin/python benchmarks/decide.py pick "$R/anchor-select/table.csv" > "$R/anchor-select/picked.txt"
+      fi
+      TUNED=$(cat "$R/anchor-select/picked.txt")
+      BEST=$(cat "$R/select/picked.txt")
+      METHODS="none,native,$BEST"
+      [ "$TUNED" = native ] || METHODS+=",$TUNED"
+      $Y compare "${COMMON[@]}" "${FOLDS[@]}" methods="$METHODS" seeds=10,11,12,13,14,15 name=decide
+      report decide "$R/anchor"
+      for ab in "$BEST $TUNED" "$TUNED none" "$TUNED native"; do
+        .venv/bin/python benchmarks/decide.py pairs "$R/anchor/table.csv" $ab
+      done | tee "$R/anchor/pairs.md"
+      ;;
+    *) echo "unknown step '$step' (plateau, select, confirm, curves, anchor)" >&2; exit 2 ;;
   esac
 done

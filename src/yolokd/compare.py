@@ -38,6 +38,7 @@ from yolokd.cfg import (
 )
 from yolokd.data.folds import write_folds
 from yolokd.lock import FolderLock
+from yolokd.methods import METHODS
 from yolokd.records import (
     check_kd_defaults,
     check_spec,
@@ -74,11 +75,11 @@ def parse_methods(methods: str | list[str]) -> list[tuple[str, dict[str, Any]]]:
         if head.lower() in NONE_WORDS:  # methods=None, methods=null,cwd: the plain student
             head, item = "none", "@".join(["none", *overrides])
         method, _, mode = head.partition(":")
-        if method not in CHOICES["kd_method"]:
-            raise SettingsError(f"methods: '{method}' is not a method; choose from {', '.join(CHOICES['kd_method'])}")
+        if method not in METHODS:
+            raise SettingsError(f"methods: '{method}' is not a method; choose from {', '.join(METHODS)}")
         kd: dict[str, Any] = {"kd_method": method}
         if mode:
-            if method != "cwd_attn" or mode not in CHOICES["kd_attn_mode"]:
+            if not METHODS[method].attention or mode not in CHOICES["kd_attn_mode"]:
                 raise SettingsError(
                     f"methods: '{item}' is not valid; a variant is cwd_attn:MODE with MODE one of "
                     f"{', '.join(CHOICES['kd_attn_mode'])}"
@@ -90,16 +91,15 @@ def parse_methods(methods: str | list[str]) -> list[tuple[str, dict[str, Any]]]:
             key, sep, value = ov.partition("=")
             if not sep or not key or not value:
                 raise SettingsError(f"methods: '{item}': '@{ov}' is not of the form @key=value, e.g. @kd_weight=10")
-            if key == "dis":
-                kd[key] = _native_weight(item, method, value)
+            if key in OPTIONS:
+                kd[key] = _option(item, method, key, value)
                 continue
             if key not in KD_DEFAULTS or key in ("kd_method", "teacher"):
-                native = {"dis"} if method == "native" else set()
-                err = unknown_key_error(key, set(KD_DEFAULTS) - {"kd_method", "teacher"} | native)
+                err = unknown_key_error(key, set(KD_DEFAULTS) - {"kd_method", "teacher"} | set(METHODS[method].options))
                 raise SettingsError(f"methods: '{item}': {err}")
             kd[key] = value
         try:
-            typed = check_kd_settings({k: v for k, v in kd.items() if k != "dis"}, require_teacher=False)
+            typed = check_kd_settings({k: v for k, v in kd.items() if k not in OPTIONS}, require_teacher=False)
         except SettingsError as e:
             raise SettingsError(f"methods: '{item}': {e}") from None
         kd = {k: typed.get(k, v) for k, v in kd.items()}
@@ -114,24 +114,30 @@ def parse_methods(methods: str | list[str]) -> list[tuple[str, dict[str, Any]]]:
     return out
 
 
-def _native_weight(item: str, method: str, value: str) -> float:
-    """``@dis=`` of a methods label: Ultralytics' distillation weight, for a native row only."""
-    if method != "native":
+OPTIONS = {k for m in METHODS.values() for k in m.options}  # Ultralytics settings a row may set (@dis=)
+
+
+def _option(item: str, method: str, key: str, value: str) -> float:
+    """``@dis=`` of a methods label: Ultralytics' distillation weight, for a row of a method taking it (native)."""
+    if key not in METHODS[method].options:
+        takes = ", ".join(m.name for m in METHODS.values() if key in m.options)
         raise SettingsError(
-            f"methods: '{item}': @dis= is the weight of Ultralytics' own distillation; only native takes it"
+            f"methods: '{item}': @{key}= is the weight of Ultralytics' own distillation; only {takes} takes it"
         )
     try:
-        dis = float(value)
+        number = float(value)
     except ValueError:
-        dis = -1.0
-    if not (dis > 0 and math.isfinite(dis)):
-        raise SettingsError(f"methods: '{item}': @dis={value} must be a number > 0 (Ultralytics' default is 6)")
-    return dis
+        number = -1.0
+    if not (number > 0 and math.isfinite(number)):
+        default = f"Ultralytics' default is {ultralytics_defaults()[key]:g}"
+        raise SettingsError(f"methods: '{item}': @{key}={value} must be a number > 0 ({default})")
+    return number
 
 
 def _trains(kd: dict[str, Any]) -> dict[str, Any]:
-    """A row's settings with native's default weight filled in: ``native@dis=6`` trains what ``native`` does."""
-    return {"dis": ultralytics_defaults()["dis"], **kd} if kd["kd_method"] == "native" else kd
+    """A row's settings with its method's Ultralytics options at their defaults: ``native@dis=6`` trains what
+    ``native`` does."""
+    return {**{k: ultralytics_defaults()[k] for k in METHODS[kd["kd_method"]].options}, **kd}
 
 
 def run_stem(label: str) -> str:
@@ -215,7 +221,7 @@ def train_run(
     ``yolokd_run.json`` records the settings, the method ``label`` and the fingerprints of the ``inputs``
     (:mod:`yolokd.fingerprint`: dataset, teacher, starting weights) the run was made with; a run whose
     settings or inputs differ from this call's is refused, not reused."""
-    from yolokd.trainer import distill
+    from yolokd.integration.api import distill
 
     spec_file, last = run_dir / "yolokd_run.json", run_dir / "weights" / "last.pt"
     spec = run_spec(overrides, label, inputs)

@@ -156,13 +156,13 @@ def test_an_unsupported_ultralytics_fails_the_import_with_one_line(tmp_path):
 @pytest.mark.parametrize(("argv", "hint"), [(["compare"], "run the same command again"), (["train"], "resume")])
 def test_ctrl_c_exits_130_with_how_to_continue(argv, hint, monkeypatch, capsys, data, teacher):
     import yolokd.compare
-    import yolokd.trainer
+    import yolokd.integration.api
 
     def interrupted(*a, **k):
         raise KeyboardInterrupt
 
     monkeypatch.setattr(yolokd.compare, "compare", interrupted)
-    monkeypatch.setattr(yolokd.trainer, "distill", interrupted)
+    monkeypatch.setattr(yolokd.integration.api, "distill", interrupted)
     from yolokd.cli import main
 
     args = [f"data={data}", f"teacher={teacher}"] + (["kd_method=none"] if argv == ["train"] else [])

@@ -112,7 +112,7 @@ def check_train(args: dict[str, Any]) -> None:
 
 def train(args: dict[str, Any]) -> None:
     check_train(args)
-    from yolokd.trainer import distill
+    from yolokd.integration.api import distill
 
     student = args.pop("model", "yolov8n.yaml")
     method = args.pop("kd_method", None)  # the default, or on resume the checkpoint's

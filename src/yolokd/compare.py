@@ -47,6 +47,7 @@ from yolokd.records import (
     run_spec,
     save_record,
 )
+from yolokd.stats import pool_teachers
 
 RESERVED = {  # compare's own keys replace these per-run settings
     "model": "student=",
@@ -479,7 +480,7 @@ def _run(out, base, plan, teacher, teacher_epochs, method_list, seed_list, examp
         run = {"label": label, "seed": seed, "fold": fold, "data": str(fdata), "run_dir": str(run_dir)}
         runs.append({**run, "weights": str(run_dir / "weights" / "best.pt"), "how": how, **metrics})
         get_teacher(k, weights=False)
-        teacher_rec = report.pool_teachers(str(teacher), [teachers[j] for j in sorted(teachers)])
+        teacher_rec = pool_teachers(str(teacher), [teachers[j] for j in sorted(teachers)])
         report.write_tables(out, teacher_rec, runs, labels, settings, env)
 
     files = report.write_all(out, teacher_rec, runs, labels, settings, env, imgsz, examples, examples_conf)

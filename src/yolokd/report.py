@@ -128,32 +128,37 @@ def provenance(env: dict[str, Any], runs: list[dict]) -> str:
     return line + "."
 
 
-def write_tables(
-    out: Path, teacher: dict, runs: list[dict], labels: list[str], settings: dict[str, Any], env: dict[str, Any]
-) -> list[dict]:
-    """Write table.md, table.csv and summary.json (also after every finished run, so progress is on disk)."""
-    imgsz = int(settings.get("imgsz", 640))
-    rows = summarize(teacher, runs, labels)
-    for row in rows:
-        if "params_m" not in row:
-            row["params_m"], row["gflops"] = model_size(row["weights"], imgsz)
+def _header_lines(teacher: dict, runs: list[dict], rows: list[dict], settings: dict[str, Any], env: dict) -> list[str]:
+    """The title, what was compared (data, epochs, image size, seeds, models) and the provenance line."""
     seeds = sorted({r["seed"] for r in runs})
-    k = settings.get("folds")
+    attn = ""  # the attention of the rows labelled plain `cwd_attn` (a `:mode` label names its own), if any
+    if any(str(r["model"]).split("@")[0] == "cwd_attn" for r in rows):
+        attn = f" · `cwd_attn` = kd_attn_mode `{settings.get('cwd_attn_mode')}`"
+    return [
+        f"# yolokd compare — {title(settings, teacher)}",
+        "",
+        f"data `{settings.get('data')}` ({_boxes(teacher, settings)}) · {settings.get('epochs')} epochs · "
+        f"imgsz {int(settings.get('imgsz', 640))} · seeds {','.join(map(str, seeds))} · "
+        f"student `{settings.get('student')}` · teacher `{teacher['model']}`{attn}",
+        "",
+        provenance(env, runs),
+        "",
+    ]
+
+
+def _boxes(teacher: dict, settings: dict[str, Any]) -> str:
+    """``950 validation boxes``; with folds, over how many of them (a comparison under way, or only_folds=)."""
     boxes = f"{teacher.get('val_boxes')} validation boxes"
+    k = settings.get("folds")
     if k:  # a comparison under way, or one of only_folds=, has validated some of the folds
         reached, only = len(teacher.get("folds", ())) or k, settings.get("only_folds")
         part = f" (only_folds={','.join(map(str, only))})" if only else " so far"
         boxes += f" over {k} folds" if reached >= k else f" over {reached} of {k} folds{part}"
-    attn = ""  # the attention of the rows labelled plain `cwd_attn` (a `:mode` label names its own), if any
-    if any(str(r["model"]).split("@")[0] == "cwd_attn" for r in rows):
-        attn = f" · `cwd_attn` = kd_attn_mode `{settings.get('cwd_attn_mode')}`"
-    head = (
-        f"# yolokd compare — {title(settings, teacher)}\n\n"
-        f"data `{settings.get('data')}` ({boxes}) · {settings.get('epochs')} epochs · "
-        f"imgsz {imgsz} · seeds {','.join(map(str, seeds))} · student `{settings.get('student')}` · "
-        f"teacher `{teacher['model']}`{attn}\n\n"
-        f"{provenance(env, runs)}\n\n"
-    )
+    return boxes
+
+
+def _model_lines(rows: list[dict]) -> list[str]:
+    """The main table: per model its size, mean ± std, Δ to the plain student with its interval, gap closed."""
     lines = [
         "| model | params (M) | GFLOPs | mAP50 | mAP50-95 | Δ mAP50 vs none [95% CI] | Δ mAP50-95 vs none [95% CI] "
         "| gap closed (mAP50) | runs |",
@@ -169,20 +174,34 @@ def write_tables(
             f"| {row['model']} | {row['params_m']:.2f} | {row['gflops']:.2f} | {cells[0]} | {cells[1]} | "
             f"{_cell_diff(row, 'map50')} | {_cell_diff(row, 'map50_95')} | {gap.replace('— %', '—')} | {row['n']} |"
         )
-    pairs = sorted({(r["seed"], r.get("fold")) for r in runs}, key=lambda p: (p[0], p[1] or 0))
-    folded = pairs[0][1] is not None
-    unit = "seed and fold" if folded else "seed"
-    per_pair = ["", f"Per {unit}, mAP50:", "", f"| {unit} | " + " | ".join(labels) + " |"]
-    per_pair.append("|---" * (len(labels) + 1) + "|")
+    return lines
+
+
+def _pairs(runs: list[dict]) -> list[tuple[int, int | None]]:
+    """The (seed, fold) pairs that the runs were made for, in order; fold None without folds."""
+    return sorted({(r["seed"], r.get("fold")) for r in runs}, key=lambda p: (p[0], p[1] or 0))
+
+
+def _unit(folded: bool) -> str:
+    return "seed and fold" if folded else "seed"
+
+
+def _pair_lines(runs: list[dict], labels: list[str], pairs: list[tuple[int, int | None]]) -> list[str]:
+    """Per seed (and fold): each model's mAP50."""
+    unit = _unit(pairs[0][1] is not None)
+    lines = ["", f"Per {unit}, mAP50:", "", f"| {unit} | " + " | ".join(labels) + " |"]
+    lines.append("|---" * (len(labels) + 1) + "|")
     for s_, f_ in pairs:
         at = {r["label"]: r["map50"] for r in runs if (r["seed"], r.get("fold")) == (s_, f_)}
         cells = [_fmt(at.get(m)) for m in labels]
-        per_pair.append(f"| {s_}{'' if f_ is None else f' / {f_}'} | " + " | ".join(cells) + " |")
-    per_pair += _fold_lines(teacher, runs, labels) if folded else _teacher_note(teacher, runs)
-    attn = _attention_lines(runs, labels)
-    partial = [f"{r['model']}: {r['d_block']}" for r in rows if r.get("d_block")]
-    note = [
-        *attn,
+        lines.append(f"| {s_}{'' if f_ is None else f' / {f_}'} | " + " | ".join(cells) + " |")
+    return lines
+
+
+def _note_lines(rows: list[dict], folded: bool) -> list[str]:
+    """How to read the tables; under way, the block of pairs each Δ is over so far."""
+    unit = _unit(folded)
+    lines = [
         "",
         f"mean ± sample std over runs (one per {unit}). Δ: mean paired difference to the plain student (`none`) "
         f"over the same {unit} pairs with a 95 % t-interval over seeds"
@@ -192,19 +211,42 @@ def write_tables(
         "identical arguments"
         + (" (each on its fold's validation images; every image is validated once per seed)." if folded else "."),
     ]
+    partial = [f"{r['model']}: {r['d_block']}" for r in rows if r.get("d_block")]
     if partial:  # a comparison under way: seeds that reached different folds
-        note.append(
+        lines.append(
             "Δ so far over the largest complete block of pairs (each seed averaged over the same folds; the "
             "other runs wait for their folds): " + "; ".join(partial) + "."
         )
-    (out / "table.md").write_text(head + "\n".join(lines + per_pair + note) + "\n", encoding="utf-8")
+    return lines
+
+
+def _write_csv(path: Path, rows: list[dict], pairs: list[tuple[int, int | None]]) -> None:
+    """table.csv: the main table's numbers unrounded, and each model's value per pair."""
     keys = ["model", "params_m", "gflops", "n"]
     keys += [c for k, _ in METRICS for c in (f"{k}_mean", f"{k}_std", f"d_{k}", f"d_{k}_lo", f"d_{k}_hi")]
     keys += ["gap_closed"] + [f"{k}_{pair({'seed': s_, 'fold': f_})}" for k, _ in METRICS for s_, f_ in pairs]
-    with open(out / "table.csv", "w", newline="") as f:
+    with open(path, "w", newline="") as f:
         w = csv.DictWriter(f, fieldnames=keys, extrasaction="ignore")
         w.writeheader()
         w.writerows(rows)
+
+
+def write_tables(
+    out: Path, teacher: dict, runs: list[dict], labels: list[str], settings: dict[str, Any], env: dict[str, Any]
+) -> list[dict]:
+    """Write table.md, table.csv and summary.json (also after every finished run, so progress is on disk)."""
+    imgsz = int(settings.get("imgsz", 640))
+    rows = summarize(teacher, runs, labels)
+    for row in rows:
+        if "params_m" not in row:
+            row["params_m"], row["gflops"] = model_size(row["weights"], imgsz)
+    pairs = _pairs(runs)
+    folded = pairs[0][1] is not None
+    lines = _header_lines(teacher, runs, rows, settings, env) + _model_lines(rows) + _pair_lines(runs, labels, pairs)
+    lines += _fold_lines(teacher, runs, labels) if folded else _teacher_note(teacher, runs)
+    lines += _attention_lines(runs, labels) + _note_lines(rows, folded)
+    (out / "table.md").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    _write_csv(out / "table.csv", rows, pairs)
     summary = {"settings": settings, "teacher": teacher, "runs": runs, "rows": rows}
     (out / "summary.json").write_text(json.dumps(summary, indent=2, default=str) + "\n")
     return rows

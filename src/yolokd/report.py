@@ -1,6 +1,6 @@
 """The report of ``yolokd compare``: tables (Markdown, CSV), JSON records, and the figures (:mod:`yolokd.figures`).
 
-Writing only: the numbers (paired differences, intervals, gap closed) come from :mod:`yolokd.stats`.
+The numbers (paired differences, intervals, gap closed) come from :mod:`yolokd.stats`; this module writes them.
 """
 
 from __future__ import annotations

@@ -15,7 +15,7 @@ from conftest import TINY, run_cli
 
 from yolokd.cfg import KD_DEFAULTS, SettingsError
 from yolokd.compare import compare, parse_methods, parse_seeds, run_stem
-from yolokd.report import mean_ci, t975
+from yolokd.stats import mean_ci, t975
 
 ARGS = {k: v for k, v in TINY.items() if k not in ("epochs", "seed", "exist_ok")}
 ENV = {  # report.environment() as a hand-written report needs it
@@ -126,7 +126,7 @@ def test_attention_reading_survives_a_row_wider_than_the_header(tmp_path):
 
 def test_with_folds_the_interval_is_over_seeds():
     """Folds of a seed share training images: each seed contributes the mean of its folds' differences."""
-    from yolokd.report import summarize
+    from yolokd.stats import summarize
 
     runs = []
     for s, per_fold in enumerate([(0.01, 0.05, 0.03), (0.02, 0.06, 0.04), (0.00, 0.02, 0.07)]):
@@ -146,7 +146,7 @@ def test_with_folds_the_interval_is_over_seeds():
 
 
 def test_the_interval_takes_the_largest_complete_block_of_pairs():
-    from yolokd.report import complete_block
+    from yolokd.stats import complete_block
 
     assert complete_block({0: {0, 1, 2}, 1: {0, 1, 2}, 2: {0}}) == ([0, 1], [0, 1, 2])  # 6 pairs beat 3
     assert complete_block({0: {0, 1}, 1: {0}, 2: {0}, 3: {0}}) == ([0, 1, 2, 3], [0])  # 4 pairs, more seeds
@@ -418,7 +418,8 @@ def test_compare_continues_from_records_on_another_machine(tmp_path, data, teach
 
 
 def test_report_under_way_names_the_folds_validated_so_far(tmp_path, teacher):
-    from yolokd.report import pool_teachers, write_tables
+    from yolokd.report import write_tables
+    from yolokd.stats import pool_teachers
 
     w = str(teacher)
     t0 = {

@@ -12,6 +12,10 @@ is written to the comparison folder::
 
 Re-running the same command reuses finished runs (metrics.json), resumes interrupted ones
 (weights/last.pt) and refuses a run folder made with different settings.
+
+The runs are data: :func:`plan_runs` lists every student :class:`Run` (settings, inputs, record) before
+anything trains, :class:`Teachers` obtains each fold's teacher when a run first needs it, and
+:func:`train_runs` trains the runs in order, rewriting the tables after each.
 """
 
 from __future__ import annotations
@@ -20,10 +24,12 @@ import hashlib
 import json
 import math
 import re
+from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-from yolokd import fingerprint
+from yolokd import fingerprint, report
 from yolokd.cfg import (
     CHOICES,
     KD_DEFAULTS,
@@ -48,6 +54,7 @@ from yolokd.records import (
     run_spec,
     save_record,
 )
+from yolokd.stats import pool_teachers
 
 RESERVED = {  # compare's own keys replace these per-run settings
     "model": "student=",
@@ -356,8 +363,6 @@ def _scores(m: dict[str, Any]) -> str:
 
 def _metrics(run_dir: Path, how: str, val_args: dict[str, Any], imgsz: int) -> dict[str, Any]:
     """A finished run's metrics.json, validated (and written) now unless a reused run already has one."""
-    from yolokd.report import model_size
-
     metrics_file, best = run_dir / "metrics.json", run_dir / "weights" / "best.pt"
     if how == "reused" and metrics_file.is_file():
         metrics = json.loads(metrics_file.read_text())
@@ -365,130 +370,250 @@ def _metrics(run_dir: Path, how: str, val_args: dict[str, Any], imgsz: int) -> d
         metrics = evaluate(best, val_args)
         metrics.update(last_attention(run_dir))
     if "params_m" not in metrics:  # (a run validated by yolokd < 0.3 lacks them)
-        metrics["params_m"], metrics["gflops"] = model_size(str(best), imgsz)
+        metrics["params_m"], metrics["gflops"] = report.model_size(str(best), imgsz)
     metrics_file.write_text(json.dumps(metrics, indent=2) + "\n")
     return metrics
 
 
-def _run(out, base, plan, teacher, teacher_epochs, method_list, seed_list, examples, examples_conf) -> Path:
-    """compare() once its arguments are checked and its folder is held: teachers, students, report."""
-    from yolokd import report
+@dataclass(frozen=True)
+class Comparison:
+    """What every run of one comparison shares, fixed once compare()'s arguments are checked and its folder held."""
 
+    out: Path  # the comparison folder
+    base: dict[str, Any]  # the settings of every run: data, project, the recipe and train_args
+    options: dict[str, Any]  # compare's own: student, epochs, recipe, folds, only_folds, cwd_attn_mode, records
+    teacher: str  # teacher= as given: the teacher itself, or what it trains from (teacher_epochs=)
+    teacher_epochs: int | None  # None: the teacher is used as given
+    fold_ids: list[int | None]  # each fold's number; [None] without folds
+    fold_data: list[Path]  # each fold's data.yaml; without folds, the dataset's
+    data_fp: dict[str, dict[str, Any]]  # the fingerprint of each of those, by path
+    env: dict[str, Any]  # the code and command this comparison starts with (report.environment)
+
+    @property
+    def records(self) -> Path | None:
+        return Path(self.options["records"]) if self.options["records"] else None
+
+    @property
+    def settings(self) -> dict[str, Any]:
+        """The settings the report states (summary.json)."""
+        return {**self.options, **self.base}
+
+    @property
+    def imgsz(self) -> int:
+        return int(self.base.get("imgsz", 640))
+
+    def val_args(self, k: int) -> dict[str, Any]:
+        """The validator's arguments on the k-th fold: the same for every model of the comparison."""
+        return {**{key: self.base[key] for key in VAL_KEYS if key in self.base}, "data": str(self.fold_data[k])}
+
+    def where(self, k: int) -> str:
+        """`` fold 2`` for a log line, or nothing without folds."""
+        return "" if self.fold_ids[k] is None else f" fold {self.fold_ids[k]}"
+
+
+@dataclass(frozen=True)
+class Run:
+    """One student run of the plan. Its ``inputs`` are as the plan knows them: the run that trains adds the
+    fingerprint of the teacher's weights to a copy."""
+
+    seed: int
+    k: int  # index of its fold in Comparison.fold_ids (0 without folds)
+    fold: int | None  # its fold's number; None without folds
+    data: Path  # the data.yaml it trains and validates on
+    label: str  # its methods= label, e.g. cwd_attn:shared@kd_tau=1
+    kd: dict[str, Any]  # the label's yolokd settings
+    name: str  # its run folder's name, e.g. cwd-s0-f1
+    overrides: dict[str, Any]  # the arguments it trains with
+    inputs: dict[str, Any]  # the fingerprints of its data, starting weights and teacher
+    record: Path | None  # its folder under records=, if records= is given
+    metrics: dict[str, Any] | None  # its record's, checked against this run; None: it runs here
+    what: str  # ``cwd seed 0 fold 1``, for the log
+
+    @property
+    def distilled(self) -> bool:
+        return self.kd["kd_method"] != "none"
+
+
+class Teachers:
+    """The teacher of each fold (or the one given), obtained when a run first needs it and kept.
+
+    A teacher trained here has seed 0 whatever the students' seeds, so a later comparison on fresh seeds in the
+    same folder reuses it. With records=, a fold whose distilled runs are all recorded needs no weights: its
+    teacher's record (of the same recipe) is enough for the report, and a fresh machine does not train it.
+    """
+
+    def __init__(self, c: Comparison) -> None:
+        self.c = c
+        self.got: dict[int, dict[str, Any]] = {}  # by fold index: metrics, weights, fingerprint, how obtained
+
+    @cached_property
+    def start_fp(self) -> dict[str, Any]:
+        """The fingerprint of the weights a teacher trained here starts from (none for a .yaml)."""
+        return {"model": fingerprint.weights(self.c.teacher)} if Path(self.c.teacher).is_file() else {}
+
+    def spec(self, k: int) -> tuple[Path, dict[str, Any], dict[str, Any], str]:
+        """The k-th fold's teacher run folder, its settings, its inputs and its recipe fingerprint."""
+        c = self.c
+        t_dir = c.out / ("teacher" if c.fold_ids[k] is None else f"teacher-f{c.fold_ids[k]}")
+        over = {key: v for key, v in c.base.items() if key not in KD_DEFAULTS}
+        over.update(model=c.teacher, data=str(c.fold_data[k]), kd_method="none", epochs=c.teacher_epochs, seed=0)
+        over["name"] = t_dir.name
+        inputs = {"data": c.data_fp[str(c.fold_data[k])], **self.start_fp}
+        recipe = hashlib.sha256(json.dumps(run_spec(over, None, inputs), sort_keys=True).encode()).hexdigest()
+        return t_dir, over, inputs, recipe
+
+    def planned(self, k: int) -> tuple[str, dict[str, Any]]:
+        """A distilled run's ``teacher=`` on the k-th fold and the teacher's fingerprint as the plan knows it: a
+        given teacher's own; a teacher trained here is known by its recipe until a run trains from its weights."""
+        if self.c.teacher_epochs is None:
+            return str(Path(self.c.teacher).resolve()), self.get(k, weights=False)["fingerprint"]
+        t_dir, _, _, recipe = self.spec(k)
+        weights = str(t_dir / "weights" / "best.pt")
+        return weights, {"file": weights, "recipe": recipe}
+
+    def get(self, k: int, weights: bool) -> dict[str, Any]:
+        """The k-th fold's teacher (metrics, fingerprint, weights); trained (or reused) here if ``weights``."""
+        t = self.got.get(k)
+        if t is not None and (t["how"] != "recorded" or not weights):
+            return t
+        self.got[k] = (None if weights else self._recorded(k)) or self._validated(k)
+        return self.got[k]
+
+    def pooled(self) -> dict[str, Any]:
+        """The report's teacher: :func:`yolokd.stats.pool_teachers` over the folds' teachers obtained so far."""
+        return pool_teachers(self.c.teacher, [self.got[j] for j in sorted(self.got)])
+
+    def _recorded(self, k: int) -> dict[str, Any] | None:
+        """The k-th fold's teacher as recorded in records=, if it has no weights here and its recipe is this one."""
+        c = self.c
+        if c.teacher_epochs is None or c.records is None:
+            return None
+        t_dir, _, _, recipe = self.spec(k)
+        rec = c.records / t_dir.name
+        if (t_dir / "weights" / "best.pt").is_file() or not has_record(rec):
+            return None
+        t = record_metrics(rec)
+        if t.get("fingerprint", {}).get("recipe") != recipe:
+            return None
+        _log(f"teacher{c.where(k)} (recorded in {rec}): {_scores(t)}")
+        return {**t, "how": "recorded", "weights": str(rec / "weights" / "best.pt")}
+
+    def _validated(self, k: int) -> dict[str, Any]:
+        """The k-th fold's teacher, trained (resumed, reused) here or given, validated on its fold; recorded in
+        records= when it was trained here."""
+        c = self.c
+        if c.teacher_epochs is None:
+            how, weights, recipe, t_dir = "given", Path(c.teacher).resolve(), None, None
+        else:
+            t_dir, t_over, t_inputs, recipe = self.spec(k)
+            _log(f"teacher{c.where(k)} {c.teacher} ({c.teacher_epochs} epochs) in {t_dir}")
+            how = train_run(t_dir, t_over, _log, inputs=t_inputs)
+            weights = t_dir / "weights" / "best.pt"
+        metrics = evaluate(weights, c.val_args(k))
+        _log(f"teacher{c.where(k)} ({how}): {_scores(metrics)}")
+        t = {"fold": c.fold_ids[k], "weights": str(weights), "data": str(c.fold_data[k]), "how": how, **metrics}
+        t["params_m"], t["gflops"] = report.model_size(str(weights), c.imgsz)
+        t["fingerprint"] = fingerprint.weights(weights) | ({"recipe": recipe} if recipe else {})
+        if t_dir is not None and c.records is not None:
+            self._record(k, t)
+        return t
+
+    def _record(self, k: int, t: dict[str, Any]) -> None:
+        """Record the k-th fold's teacher trained here, unless its record is of this training: the latest
+        training, for a report made elsewhere."""
+        records = self.c.records
+        t_dir, over, inputs, _ = self.spec(k)
+        rec = records / t_dir.name
+        if has_record(rec) and record_metrics(rec)["fingerprint"] == t["fingerprint"]:
+            return
+        (t_dir / "metrics.json").write_text(json.dumps(t, indent=2) + "\n")
+        save_record(t_dir, records, run_spec(over, None, inputs), self.c.env)
+
+
+def plan_runs(c: Comparison, teachers: Teachers, methods: list[tuple[str, dict]], seeds: list[int]) -> list[Run]:
+    """Every (seed, fold, method) run in the order they train, with its settings and inputs. Nothing trains here:
+    a run recorded in records= (and not validated here) is checked against its record now, before any does."""
+    student = c.options["student"]
+    student_fp = {"model": fingerprint.weights(student)} if Path(student).is_file() else {}
+    only = c.options["only_folds"]
+    return [
+        _plan_run(c, teachers, seed, k, label, kd, student_fp)
+        for seed, k in run_order(seeds, len(c.fold_ids))
+        if only is None or c.fold_ids[k] in only
+        for label, kd in methods
+    ]
+
+
+def _plan_run(c: Comparison, teachers: Teachers, seed: int, k: int, label: str, kd: dict, student_fp: dict) -> Run:
+    """The run of method ``label`` on seed ``seed`` and the k-th fold (see plan_runs)."""
+    fold, data = c.fold_ids[k], c.fold_data[k]
+    name = f"{run_stem(label)}-s{seed}" + ("" if fold is None else f"-f{fold}")
+    over = {**c.base, **kd, "data": str(data), "model": c.options["student"], "epochs": c.options["epochs"]}
+    over.update(seed=seed, name=name)
+    inputs = {"data": c.data_fp[str(data)], **student_fp}
+    rec = c.records / name if c.records else None
+    recorded = has_record(rec) and not (c.out / name / "metrics.json").is_file()
+    if kd["kd_method"] != "none":
+        over["teacher"], inputs["teacher"] = teachers.planned(k)
+    metrics = load_record(rec, over, label, inputs, c.env) if recorded else None
+    what = f"{label} seed {seed}" + ("" if fold is None else f" fold {fold}")
+    return Run(seed, k, fold, data, label, kd, name, over, inputs, rec, metrics, what)
+
+
+def train_runs(c: Comparison, teachers: Teachers, plan: list[Run], labels: list[str]) -> list[dict[str, Any]]:
+    """Each run of the plan in order: from its record, or trained (resumed, reused) here. The tables are written
+    again after each run, so a comparison's progress is on disk. Returns the runs' report records."""
+    runs: list[dict[str, Any]] = []
+    for i, run in enumerate(plan, 1):
+        _log(f"[{i}/{len(plan)}] {run.what} in {c.out / run.name}")
+        if run.metrics is not None:
+            how, run_dir, metrics = "recorded", run.record, run.metrics
+        else:
+            how, run_dir, metrics = _train(c, teachers, run)
+        _log(f"[{i}/{len(plan)}] {run.what} ({how}): {_scores(metrics)}")
+        done = {"label": run.label, "seed": run.seed, "fold": run.fold, "data": str(run.data), "run_dir": str(run_dir)}
+        runs.append({**done, "weights": str(run_dir / "weights" / "best.pt"), "how": how, **metrics})
+        teachers.get(run.k, weights=False)  # the report needs this fold's teacher; its record will do
+        report.write_tables(c.out, teachers.pooled(), runs, labels, c.settings, c.env)
+    return runs
+
+
+def _train(c: Comparison, teachers: Teachers, run: Run) -> tuple[str, Path, dict[str, Any]]:
+    """Train (or resume, or reuse) one run here and validate it; record it if records= has no record of it.
+    Returns how it was obtained, its folder and its metrics."""
+    inputs, t = run.inputs, None
+    if run.distilled:
+        t = teachers.get(run.k, weights=True)
+        inputs = {**run.inputs, "teacher": t["fingerprint"]}
+    run_dir = c.out / run.name
+    how = train_run(run_dir, run.overrides, _log, run.label, inputs)
+    metrics = _metrics(run_dir, how, c.val_args(run.k), c.imgsz)
+    if t is not None and "teacher_map50" not in metrics:  # which training of the teacher
+        metrics.update(teacher_map50=t["map50"], teacher_tensors=t["fingerprint"].get("tensors_sha256"))
+        (run_dir / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
+    if run.record is not None and not has_record(run.record):
+        save_record(run_dir, c.records, run_spec(run.overrides, run.label, inputs), c.env)
+    return how, run_dir, metrics
+
+
+def _run(out, base, options, teacher, teacher_epochs, method_list, seed_list, examples, examples_conf) -> Path:
+    """compare() once its arguments are checked and its folder is held: teachers, students, report."""
     env = report.environment(seed_list)  # the code and command this comparison starts with
-    folds = plan["folds"]
-    val_args = {k: base[k] for k in VAL_KEYS if k in base}
-    imgsz = int(base.get("imgsz", 640))
+    folds = options["folds"]
     fold_data = write_folds(base["data"], folds, out / "folds") if folds else [Path(base["data"])]
     fold_ids: list[int | None] = list(range(folds)) if folds else [None]
     data_fp = {str(d): fingerprint.dataset(d) for d in fold_data}
-    student_fp = {"model": fingerprint.weights(plan["student"])} if Path(plan["student"]).is_file() else {}
-    start_fp = {"model": fingerprint.weights(teacher)} if teacher_epochs is not None and Path(teacher).is_file() else {}
-
-    # Teachers: one per fold, or the one given; each obtained when a run first needs it. A teacher trained here
-    # has seed 0 whatever the students' seeds, so a later comparison on fresh seeds in the same folder reuses it.
-    # With records=, a fold whose distilled runs are all recorded needs no weights: its teacher's record (of the
-    # same recipe) is enough for the report, and a fresh machine does not train it.
-    teachers: dict[int, dict[str, Any]] = {}
-    records = Path(plan["records"]) if plan["records"] else None
-
-    def teacher_run(k: int) -> tuple[Path, dict[str, Any], dict[str, Any], str]:
-        """The k-th fold's teacher run folder, its settings, its inputs and its recipe fingerprint."""
-        t_dir = out / ("teacher" if fold_ids[k] is None else f"teacher-f{fold_ids[k]}")
-        t_over = {key: v for key, v in base.items() if key not in KD_DEFAULTS}
-        t_over.update(model=str(teacher), data=str(fold_data[k]), kd_method="none", epochs=teacher_epochs, seed=0)
-        t_over["name"] = t_dir.name
-        t_inputs = {"data": data_fp[str(fold_data[k])], **start_fp}
-        recipe = hashlib.sha256(json.dumps(run_spec(t_over, None, t_inputs), sort_keys=True).encode()).hexdigest()
-        return t_dir, t_over, t_inputs, recipe
-
-    def get_teacher(k: int, weights: bool) -> dict[str, Any]:
-        """The k-th fold's teacher (metrics, fingerprint, weights); trained (or reused) here if ``weights``."""
-        if k in teachers and (teachers[k]["how"] != "recorded" or not weights):
-            return teachers[k]
-        fold, fdata = fold_ids[k], fold_data[k]
-        where = "" if fold is None else f" fold {fold}"
-        if teacher_epochs is None:
-            how, teacher_pt, recipe, t_dir = "given", Path(teacher).resolve(), None, None
-        else:
-            t_dir, t_over, t_inputs, recipe = teacher_run(k)
-            rec = records / t_dir.name if records else None
-            if not weights and not (t_dir / "weights" / "best.pt").is_file() and has_record(rec):
-                t = record_metrics(rec)
-                if t.get("fingerprint", {}).get("recipe") == recipe:
-                    teachers[k] = {**t, "how": "recorded", "weights": str(rec / "weights" / "best.pt")}
-                    _log(f"teacher{where} (recorded in {rec}): {_scores(t)}")
-                    return teachers[k]
-            _log(f"teacher{where} {teacher} ({teacher_epochs} epochs) in {t_dir}")
-            how = train_run(t_dir, t_over, _log, inputs=t_inputs)
-            teacher_pt = t_dir / "weights" / "best.pt"
-        t_metrics = evaluate(teacher_pt, {**val_args, "data": str(fdata)})
-        _log(f"teacher{where} ({how}): {_scores(t_metrics)}")
-        t = {"fold": fold, "weights": str(teacher_pt), "data": str(fdata), "how": how, **t_metrics}
-        t["params_m"], t["gflops"] = report.model_size(str(teacher_pt), imgsz)
-        t["fingerprint"] = fingerprint.weights(teacher_pt) | ({"recipe": recipe} if recipe else {})
-        rec = records / t_dir.name if records and t_dir is not None else None
-        if rec is not None and not (  # the latest training of this fold's teacher, for a report elsewhere
-            has_record(rec) and record_metrics(rec)["fingerprint"] == t["fingerprint"]
-        ):
-            (t_dir / "metrics.json").write_text(json.dumps(t, indent=2) + "\n")
-            save_record(t_dir, records, run_spec(t_over, None, t_inputs), env)
-        teachers[k] = t
-        return t
-
-    # The plan: every (seed, fold, method) run with its settings and inputs. Records are checked before
-    # anything trains.
-    plan_runs = []
-    for seed, k in run_order(seed_list, len(fold_ids)):
-        fold, fdata = fold_ids[k], fold_data[k]
-        if plan["only_folds"] is not None and fold not in plan["only_folds"]:
-            continue
-        for label, kd in method_list:
-            name = f"{run_stem(label)}-s{seed}" + ("" if fold is None else f"-f{fold}")
-            over = {**base, **kd, "data": str(fdata), "model": plan["student"], "epochs": plan["epochs"]}
-            over.update(seed=seed, name=name)
-            inputs = {"data": data_fp[str(fdata)], **student_fp}
-            rec = records / name if records else None
-            recorded = has_record(rec) and not (out / name / "metrics.json").is_file()
-            if kd["kd_method"] != "none":
-                if teacher_epochs is None:
-                    over["teacher"] = str(Path(teacher).resolve())
-                    inputs["teacher"] = get_teacher(k, weights=False)["fingerprint"]
-                else:  # known by its recipe until a run trains from its weights
-                    t_dir, _, _, recipe = teacher_run(k)
-                    over["teacher"] = str(t_dir / "weights" / "best.pt")
-                    inputs["teacher"] = {"file": over["teacher"], "recipe": recipe}
-            metrics = load_record(rec, over, label, inputs, env) if recorded else None
-            what = f"{label} seed {seed}" + ("" if fold is None else f" fold {fold}")
-            plan_runs.append((seed, k, fold, fdata, label, kd, name, over, inputs, rec, metrics, what))
-
-    runs: list[dict[str, Any]] = []
+    c = Comparison(out, base, options, str(teacher), teacher_epochs, fold_ids, fold_data, data_fp, env)
+    teachers = Teachers(c)
     labels = [m for m, _ in method_list]
-    settings = {**plan, **base}
-    total = len(plan_runs)
-    for i, (seed, k, fold, fdata, label, kd, name, over, inputs, rec, metrics, what) in enumerate(plan_runs, 1):
-        distilled = kd["kd_method"] != "none"
-        _log(f"[{i}/{total}] {what} in {out / name}")
-        if metrics is not None:
-            how, run_dir = "recorded", rec
-        else:
-            if distilled:
-                t = get_teacher(k, weights=True)
-                inputs["teacher"] = t["fingerprint"]
-            how, run_dir = train_run(out / name, over, _log, label, inputs), out / name
-            metrics = _metrics(run_dir, how, {**val_args, "data": str(fdata)}, imgsz)
-            if distilled and "teacher_map50" not in metrics:  # which training of the teacher
-                metrics.update(teacher_map50=t["map50"], teacher_tensors=t["fingerprint"].get("tensors_sha256"))
-                (run_dir / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
-            if rec is not None and not has_record(rec):
-                save_record(run_dir, records, run_spec(over, label, inputs), env)
-        _log(f"[{i}/{total}] {what} ({how}): {_scores(metrics)}")
-        run = {"label": label, "seed": seed, "fold": fold, "data": str(fdata), "run_dir": str(run_dir)}
-        runs.append({**run, "weights": str(run_dir / "weights" / "best.pt"), "how": how, **metrics})
-        get_teacher(k, weights=False)
-        teacher_rec = report.pool_teachers(str(teacher), [teachers[j] for j in sorted(teachers)])
-        report.write_tables(out, teacher_rec, runs, labels, settings, env)
+    runs = train_runs(c, teachers, plan_runs(c, teachers, method_list, seed_list), labels)
+    files = report.write_all(out, teachers.pooled(), runs, labels, c.settings, env, c.imgsz, examples, examples_conf)
+    _print_report(out, files)
+    return out
 
-    files = report.write_all(out, teacher_rec, runs, labels, settings, env, imgsz, examples, examples_conf)
+
+def _print_report(out: Path, files: list[Path]) -> None:
+    """The table, then what each file of the report holds."""
     print((out / "table.md").read_text(encoding="utf-8"), flush=True)
     what = {
         "table.md": "the table above",
@@ -502,4 +627,3 @@ def _run(out, base, plan, teacher, teacher_epochs, method_list, seed_list, examp
     for f in files:
         print(f"  {f.name:<13} {what.get(f.name, '')}", flush=True)
     print(f"  {'<method>-s<seed>/':<13} one Ultralytics run folder per student (weights/best.pt)", flush=True)
-    return out

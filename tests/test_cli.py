@@ -111,7 +111,8 @@ def test_none_words_mean_the_same_as_leaving_the_setting_out(word, data):
     """The command line turns `none`/`None` into Python None; every setting taking none reads them alike."""
     from yolokd.cfg import SettingsError, check_kd_settings
     from yolokd.cli import check_compare, check_train, parse_args
-    from yolokd.compare import compare, parse_methods
+    from yolokd.compare import compare
+    from yolokd.compare.args import parse_methods
 
     args = parse_args([f"data={data}", f"kd_method={word}", f"teacher={word}", f"kd_norm={word}"])
     check_train(args)

@@ -14,7 +14,8 @@ import yaml
 from conftest import TINY, run_cli
 
 from yolokd.cfg import KD_DEFAULTS, SettingsError
-from yolokd.compare import compare, parse_methods, parse_seeds, run_stem
+from yolokd.compare import compare
+from yolokd.compare.args import parse_methods, parse_seeds, run_stem
 from yolokd.stats import mean_ci, t975
 
 ARGS = {k: v for k, v in TINY.items() if k not in ("epochs", "seed", "exist_ok")}
@@ -118,7 +119,7 @@ def test_paired_interval_matches_hand_computation():
 
 def test_attention_reading_survives_a_row_wider_than_the_header(tmp_path):
     """yolokd < 0.2.0 with val=False wrote the last row of results.csv wider than its header."""
-    from yolokd.compare import last_attention
+    from yolokd.compare.train import last_attention
 
     (tmp_path / "results.csv").write_text("epoch,time,attn/l0_mask\n1,2.0,0.5\n2,4.0,0.6,1.0,0.3\n")
     assert last_attention(tmp_path) == {"attn/l0_mask": 0.6}

@@ -10,7 +10,7 @@ overrides and calls these Ultralytics internals (all in :mod:`yolokd.integration
 ``get_save_dir``; the Detect head's ``cv2``/``cv3``/``reg_max`` and its training-mode output dict.
 Outside that package, a few places follow Ultralytics conventions rather than call it: ``data/folds.py``
 resolves a dataset's root as ``check_det_dataset`` does and lists its images as ``get_img_files`` does
-(with its ``IMG_FORMATS``), and ``compare._finished`` reads a stripped checkpoint's ``epoch == -1``.
+(with its ``IMG_FORMATS``), and ``compare.train._finished`` reads a stripped checkpoint's ``epoch == -1``.
 Across 8.4.170-8.4.190 none of them differs in what yolokd relies on, so there is no version switch
 here; a release that changes one gets its branch in this module, with the versions named.
 """

@@ -195,7 +195,7 @@ HELP = _mode_help()
 
 def check_compare(args: dict[str, Any]) -> None:
     """The cheap checks of ``yolokd compare``: required keys, all keys, methods and seeds, yolokd values."""
-    from yolokd.compare import check_folds, check_own_args, parse_methods, parse_only_folds, parse_seeds  # pure Python
+    from yolokd.compare.args import check_folds, check_own_args, parse_methods, parse_only_folds, parse_seeds
 
     missing = [k for k in ("data", "teacher") if k not in args]
     if missing:

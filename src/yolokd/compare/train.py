@@ -1,0 +1,154 @@
+"""Training and scoring the runs of a comparison: each run trained (resumed, reused) here or taken from its
+record, validated the same way, its metrics written beside it, and the tables rewritten after each run.
+
+:func:`train_run` trains one Ultralytics run folder through :func:`yolokd.distill` and refuses a folder made with
+other settings or inputs; :func:`evaluate` validates any weights with the comparison's one set of validator
+arguments. The plan these work through is :mod:`yolokd.compare.plan`'s.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from yolokd import report
+from yolokd.records import check_kd_defaults, check_spec, has_record, run_spec, save_record
+
+if TYPE_CHECKING:  # the plan's records, for annotations only: the plan calls into this module
+    from yolokd.compare.plan import Comparison, Run, Teachers
+
+
+def train_runs(c: Comparison, teachers: Teachers, plan: list[Run], labels: list[str]) -> list[dict[str, Any]]:
+    """Each run of the plan in order: from its record, or trained (resumed, reused) here. The tables are written
+    again after each run, so a comparison's progress is on disk. Returns the runs' report records."""
+    runs: list[dict[str, Any]] = []
+    for i, run in enumerate(plan, 1):
+        _log(f"[{i}/{len(plan)}] {run.what} in {c.out / run.name}")
+        if run.metrics is not None:
+            how, run_dir, metrics = "recorded", run.record, run.metrics
+        else:
+            how, run_dir, metrics = _train(c, teachers, run)
+        _log(f"[{i}/{len(plan)}] {run.what} ({how}): {_scores(metrics)}")
+        done = {"label": run.label, "seed": run.seed, "fold": run.fold, "data": str(run.data), "run_dir": str(run_dir)}
+        runs.append({**done, "weights": str(run_dir / "weights" / "best.pt"), "how": how, **metrics})
+        teachers.get(run.k, weights=False)  # the report needs this fold's teacher; its record will do
+        report.write_tables(c.out, teachers.pooled(), runs, labels, c.settings, c.env)
+    return runs
+
+
+def _train(c: Comparison, teachers: Teachers, run: Run) -> tuple[str, Path, dict[str, Any]]:
+    """Train (or resume, or reuse) one run here and validate it; record it if records= has no record of it.
+    Returns how it was obtained, its folder and its metrics."""
+    inputs, t = run.inputs, None
+    if run.distilled:
+        t = teachers.get(run.k, weights=True)
+        inputs = {**run.inputs, "teacher": t["fingerprint"]}
+    run_dir = c.out / run.name
+    how = train_run(run_dir, run.overrides, _log, run.label, inputs)
+    metrics = _metrics(run_dir, how, c.val_args(run.k), c.imgsz)
+    if t is not None and "teacher_map50" not in metrics:  # which training of the teacher
+        metrics.update(teacher_map50=t["map50"], teacher_tensors=t["fingerprint"].get("tensors_sha256"))
+        (run_dir / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
+    if run.record is not None and not has_record(run.record):
+        save_record(run_dir, c.records, run_spec(run.overrides, run.label, inputs), c.env)
+    return how, run_dir, metrics
+
+
+def train_run(
+    run_dir: Path, overrides: dict[str, Any], log, label: str | None = None, inputs: dict[str, Any] | None = None
+) -> str:
+    """Train (or resume, or reuse) the Ultralytics run ``run_dir`` with ``overrides``; return what was done.
+
+    ``yolokd_run.json`` records the settings, the method ``label`` and the fingerprints of the ``inputs``
+    (:mod:`yolokd.fingerprint`: dataset, teacher, starting weights) the run was made with; a run whose
+    settings or inputs differ from this call's is refused, not reused."""
+    from yolokd.integration.api import distill
+
+    spec_file, last = run_dir / "yolokd_run.json", run_dir / "weights" / "last.pt"
+    spec = run_spec(overrides, label, inputs)
+    if spec_file.is_file():
+        fix = "pass a new name= or delete that folder (to keep the old runs, restore the old files)"
+        check_spec(run_dir, json.loads(spec_file.read_text()), spec, fix, log)
+    check_kd_defaults(run_dir, overrides)
+    if last.is_file() and _finished(last):
+        return "reused"
+    if last.is_file():
+        log(f"resuming {last}")
+        distill(student=str(last), resume=True)
+        return "resumed"
+    run_dir.mkdir(parents=True, exist_ok=True)
+    spec_file.write_text(json.dumps(spec, indent=2) + "\n")
+    distill(student=overrides["model"], **{k: v for k, v in overrides.items() if k != "model"})
+    return "trained"
+
+
+def _finished(last: Path) -> bool:
+    """True when ``last.pt`` is a finished run's (Ultralytics strips it and sets epoch to -1)."""
+    import torch
+
+    return torch.load(last, map_location="cpu", weights_only=False).get("epoch") == -1
+
+
+def _metrics(run_dir: Path, how: str, val_args: dict[str, Any], imgsz: int) -> dict[str, Any]:
+    """A finished run's metrics.json, validated (and written) now unless a reused run already has one."""
+    metrics_file, best = run_dir / "metrics.json", run_dir / "weights" / "best.pt"
+    if how == "reused" and metrics_file.is_file():
+        metrics = json.loads(metrics_file.read_text())
+    else:
+        metrics = evaluate(best, val_args)
+        metrics.update(last_attention(run_dir))
+    if "params_m" not in metrics:  # (a run validated by yolokd < 0.3 lacks them)
+        metrics["params_m"], metrics["gflops"] = report.model_size(str(best), imgsz)
+    metrics_file.write_text(json.dumps(metrics, indent=2) + "\n")
+    return metrics
+
+
+def evaluate(weights: Path, val_args: dict[str, Any]) -> dict[str, Any]:
+    """Validate ``weights`` with Ultralytics' validator; identical arguments for every model of a comparison.
+
+    The validator makes a folder even with plots off and writes nothing into it: a temporary one.
+    """
+    import tempfile
+
+    from ultralytics import YOLO
+
+    with tempfile.TemporaryDirectory(prefix="yolokd-val-") as tmp:
+        m = YOLO(str(weights)).val(
+            **val_args, split="val", plots=False, verbose=False, project=tmp, name="val", exist_ok=True
+        )
+    return {
+        "map50": float(m.box.map50),
+        "map50_95": float(m.box.map),
+        "precision": float(m.box.mp),
+        "recall": float(m.box.mr),
+        "val_boxes": int(m.nt_per_class.sum()),
+    }
+
+
+def last_attention(run_dir: Path) -> dict[str, float]:
+    """The attention statistics (``attn/*`` columns) of the last results.csv row that has them (a ``kd_stop``
+    epoch trains without distillation and logs NaN)."""
+    import csv
+
+    path = run_dir / "results.csv"
+    if not path.is_file():
+        return {}
+    with open(path, newline="") as f:
+        # a row longer or shorter than the header (written by yolokd < 0.2.0 with val=False) keeps its named cells
+        rows = [
+            {k.strip(): v.strip() for k, v in r.items() if k is not None and v is not None} for r in csv.DictReader(f)
+        ]
+    for row in reversed(rows):
+        stats = {k: float(v) for k, v in row.items() if k.startswith("attn/")}
+        if stats and all(v == v for v in stats.values()):
+            return stats
+    return {}
+
+
+def _log(msg: str) -> None:
+    print(f"yolokd compare: {msg}", flush=True)
+
+
+def _scores(m: dict[str, Any]) -> str:
+    return f"mAP50 {m['map50']:.4f}  mAP50-95 {m['map50_95']:.4f}"

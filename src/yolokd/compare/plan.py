@@ -18,7 +18,7 @@ from typing import Any
 from yolokd import fingerprint, report
 from yolokd.cfg import KD_DEFAULTS
 from yolokd.compare.args import run_order, run_stem
-from yolokd.compare.train import _log, _scores, evaluate, train_run
+from yolokd.compare.train import evaluate, log, scores, train_run
 from yolokd.records import has_record, load_record, record_metrics, run_spec, save_record
 from yolokd.stats import pool_teachers
 
@@ -146,7 +146,7 @@ class Teachers:
         t = record_metrics(rec)
         if t.get("fingerprint", {}).get("recipe") != recipe:
             return None
-        _log(f"teacher{c.where(k)} (recorded in {rec}): {_scores(t)}")
+        log(f"teacher{c.where(k)} (recorded in {rec}): {scores(t)}")
         return {**t, "how": "recorded", "weights": str(rec / "weights" / "best.pt")}
 
     def _validated(self, k: int) -> dict[str, Any]:
@@ -157,11 +157,11 @@ class Teachers:
             how, weights, recipe, t_dir = "given", Path(c.teacher).resolve(), None, None
         else:
             t_dir, t_over, t_inputs, recipe = self.spec(k)
-            _log(f"teacher{c.where(k)} {c.teacher} ({c.teacher_epochs} epochs) in {t_dir}")
-            how = train_run(t_dir, t_over, _log, inputs=t_inputs)
+            log(f"teacher{c.where(k)} {c.teacher} ({c.teacher_epochs} epochs) in {t_dir}")
+            how = train_run(t_dir, t_over, log, inputs=t_inputs)
             weights = t_dir / "weights" / "best.pt"
         metrics = evaluate(weights, c.val_args(k))
-        _log(f"teacher{c.where(k)} ({how}): {_scores(metrics)}")
+        log(f"teacher{c.where(k)} ({how}): {scores(metrics)}")
         t = {"fold": c.fold_ids[k], "weights": str(weights), "data": str(c.fold_data[k]), "how": how, **metrics}
         t["params_m"], t["gflops"] = report.model_size(str(weights), c.imgsz)
         t["fingerprint"] = fingerprint.weights(weights) | ({"recipe": recipe} if recipe else {})

@@ -24,12 +24,12 @@ def train_runs(c: Comparison, teachers: Teachers, plan: list[Run], labels: list[
     again after each run, so a comparison's progress is on disk. Returns the runs' report records."""
     runs: list[dict[str, Any]] = []
     for i, run in enumerate(plan, 1):
-        _log(f"[{i}/{len(plan)}] {run.what} in {c.out / run.name}")
+        log(f"[{i}/{len(plan)}] {run.what} in {c.out / run.name}")
         if run.metrics is not None:
             how, run_dir, metrics = "recorded", run.record, run.metrics
         else:
             how, run_dir, metrics = _train(c, teachers, run)
-        _log(f"[{i}/{len(plan)}] {run.what} ({how}): {_scores(metrics)}")
+        log(f"[{i}/{len(plan)}] {run.what} ({how}): {scores(metrics)}")
         done = {"label": run.label, "seed": run.seed, "fold": run.fold, "data": str(run.data), "run_dir": str(run_dir)}
         runs.append({**done, "weights": str(run_dir / "weights" / "best.pt"), "how": how, **metrics})
         teachers.get(run.k, weights=False)  # the report needs this fold's teacher; its record will do
@@ -45,7 +45,7 @@ def _train(c: Comparison, teachers: Teachers, run: Run) -> tuple[str, Path, dict
         t = teachers.get(run.k, weights=True)
         inputs = {**run.inputs, "teacher": t["fingerprint"]}
     run_dir = c.out / run.name
-    how = train_run(run_dir, run.overrides, _log, run.label, inputs)
+    how = train_run(run_dir, run.overrides, log, run.label, inputs)
     metrics = _metrics(run_dir, how, c.val_args(run.k), c.imgsz)
     if t is not None and "teacher_map50" not in metrics:  # which training of the teacher
         metrics.update(teacher_map50=t["map50"], teacher_tensors=t["fingerprint"].get("tensors_sha256"))
@@ -146,9 +146,9 @@ def last_attention(run_dir: Path) -> dict[str, float]:
     return {}
 
 
-def _log(msg: str) -> None:
+def log(msg: str) -> None:
     print(f"yolokd compare: {msg}", flush=True)
 
 
-def _scores(m: dict[str, Any]) -> str:
+def scores(m: dict[str, Any]) -> str:
     return f"mAP50 {m['map50']:.4f}  mAP50-95 {m['map50_95']:.4f}"

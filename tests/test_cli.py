@@ -43,6 +43,7 @@ sys.exit(rc)
         (["compare", "data={data}"], "yolokd compare needs teacher="),
         (["compare", "data={data}", "teacher=t.pt", "seeds=0"], "seeds=0 is a count; seeds=1 runs seed 0 alone"),
         (["compare", "data={data}", "teacher=t.pt", "folds=3"], "one teacher per fold"),
+        (["compare", "data={data}", "teacher=t.pt", "score=first"], "score=first is not valid; choose one of: auto"),
         (["demo", "epoch=3"], "Did you mean 'epochs'"),
         (["demo", "name=x", "project=p"], "yolokd demo sets project=, name= itself"),
         (["yolokd", "help"], "unknown mode 'yolokd'"),

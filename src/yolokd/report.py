@@ -143,7 +143,25 @@ def _header_lines(teacher: dict, runs: list[dict], rows: list[dict], settings: d
         "",
         provenance(env, runs),
         "",
+        *_scored_lines(settings),
     ]
+
+
+SCORED = {  # what the scored weights and split mean for the reader (compare.args.scoring)
+    ("last.pt", "val"): "the last epoch's weights (`last.pt`) on the validation images; no epoch was picked on them",
+    ("best.pt", "test"): "`best.pt` (its epoch picked on the validation images) on the held-out test split",
+    ("last.pt", "test"): "the last epoch's weights (`last.pt`) on the held-out test split",
+    ("best.pt", "val"): "`best.pt`, the epoch Ultralytics picked on these same validation images (`score=best`, "
+    "its convention): biased upward, by more for noisier methods",
+}
+
+
+def _scored_lines(settings: dict[str, Any]) -> list[str]:
+    """Which weights were scored, for students and teachers trained here (a teacher given as a file: as given)."""
+    scored = settings.get("scored")
+    if not scored:
+        return []
+    return [f"Scored, students and teachers trained here alike: {SCORED[scored['weights'], scored['split']]}.", ""]
 
 
 def _boxes(teacher: dict, settings: dict[str, Any]) -> str:

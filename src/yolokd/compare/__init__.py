@@ -31,7 +31,7 @@ from typing import Any
 
 from yolokd import fingerprint, report
 from yolokd.cfg import KD_DEFAULTS, SettingsError, check_kd_settings, split_settings, with_recipe
-from yolokd.compare.args import check_folds, check_own_args, parse_methods, parse_only_folds, parse_seeds
+from yolokd.compare.args import check_folds, check_own_args, parse_methods, parse_only_folds, parse_seeds, scoring
 from yolokd.compare.plan import Comparison, Teachers, plan_runs
 from yolokd.compare.train import train_runs
 from yolokd.data.folds import write_folds
@@ -54,6 +54,7 @@ def compare(
     examples_conf: float = 0.001,
     records: str | None = None,
     only_folds: int | str | list[int] | None = None,
+    score: str | None = None,
     **train_args: Any,
 ) -> Path:
     """Run the comparison and write its report; return the comparison folder.
@@ -72,6 +73,8 @@ def compare(
     fingerprints, metrics, results.csv; no weights) and reuses a record whose settings and inputs match instead
     of training that run: a long comparison continues on another machine from committed records. Recorded
     runs count in the tables; without their weights they are not drawn in examples.png.
+    ``score=`` chooses the weights scored (:func:`~yolokd.compare.args.scoring`): by default the last epoch's on
+    the validation images, or best.pt on a held-out ``test:`` split; ``score=best`` is Ultralytics' convention.
     """
     recipe = "default" if recipe is None else recipe  # recipe=none on the command line
     check_own_args(train_args, recipe)
@@ -84,6 +87,7 @@ def compare(
     train_teacher = teacher_epochs is not None
     check_folds(folds, train_teacher)
     only = parse_only_folds(only_folds, folds)
+    scored = scoring(score, data, folds)
     if not train_teacher and not (str(teacher).endswith(".pt") and Path(teacher).is_file()):
         raise SettingsError(
             f"teacher '{teacher}' is not an existing .pt file; pass a trained checkpoint, or add teacher_epochs=N "
@@ -95,6 +99,7 @@ def compare(
     out = Path(project).resolve() / name
     with FolderLock(out, "comparison folder"):  # one process per comparison folder
         plan = {"student": student, "epochs": epochs, "recipe": recipe, "folds": folds, "only_folds": only}
+        plan["scored"] = scored
         plan["cwd_attn_mode"] = resolved["kd_attn_mode"]
         plan["records"] = str(Path(records).resolve()) if records else None
         base = {"data": str(Path(data).resolve()), "project": str(out), "exist_ok": True, **common}

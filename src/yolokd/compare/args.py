@@ -10,7 +10,10 @@ from __future__ import annotations
 
 import math
 import re
+from pathlib import Path
 from typing import Any
+
+import yaml
 
 from yolokd.cfg import (
     CHOICES,
@@ -176,3 +179,28 @@ def parse_seeds(seeds: int | str | list[int]) -> list[int]:
     if not values or len(set(values)) != len(values) or min(values) < 0:
         raise SettingsError(f"seeds={seeds!r} must give at least one distinct non-negative seed")
     return values
+
+
+SCORES = ("auto", "last", "best")
+
+
+def scoring(score: Any, data: str | Path, folds: int | None) -> dict[str, str]:
+    """Which weights of a run trained here are scored, and on which split (``score=``, default ``auto``).
+
+    Ultralytics' ``best.pt`` is the epoch of highest fitness on the validation images; scored on those same
+    images it is biased upward (the maximum of a noisy curve), by more for noisier methods. So ``auto`` scores
+    the last epoch's weights (``last.pt``) on the validation images, which picked nothing, or ``best.pt`` on a
+    held-out ``test:`` split where data.yaml has one (without folds): then the validation images may pick the
+    epoch. ``last`` and ``best`` choose the weights; ``best`` on the validation images is Ultralytics' convention.
+    """
+    score = "auto" if score is None or str(score).lower() in NONE_WORDS else str(score)
+    if score not in SCORES:
+        raise SettingsError(
+            f"score={score} is not valid; choose one of: auto (the last epoch's weights, or best.pt on a held-out "
+            "test: split), last, best (Ultralytics' best.pt, the epoch picked on the scored images)"
+        )
+    test = (
+        not folds and Path(data).is_file() and bool(yaml.safe_load(Path(data).read_text(encoding="utf-8")).get("test"))
+    )
+    weights = "best.pt" if score == "best" or (score == "auto" and test) else "last.pt"
+    return {"weights": weights, "split": "test" if test else "val"}

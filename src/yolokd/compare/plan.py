@@ -16,9 +16,9 @@ from pathlib import Path
 from typing import Any
 
 from yolokd import fingerprint, report
-from yolokd.cfg import KD_DEFAULTS
+from yolokd.cfg import KD_DEFAULTS, SettingsError
 from yolokd.compare.args import run_order, run_stem
-from yolokd.compare.train import evaluate, log, scores, train_run
+from yolokd.compare.train import evaluate, log, scored_as, scores, train_run, was_scored
 from yolokd.records import has_record, load_record, record_metrics, run_spec, save_record
 from yolokd.stats import pool_teachers
 
@@ -52,6 +52,11 @@ class Comparison:
     @property
     def imgsz(self) -> int:
         return int(self.base.get("imgsz", 640))
+
+    @property
+    def scored(self) -> dict[str, str]:
+        """The weights file of a run trained here that is scored, and the split (args.scoring)."""
+        return self.options["scored"]
 
     def val_args(self, k: int) -> dict[str, Any]:
         """The validator's arguments on the k-th fold: the same for every model of the comparison."""
@@ -144,7 +149,7 @@ class Teachers:
         if (t_dir / "weights" / "best.pt").is_file() or not has_record(rec):
             return None
         t = record_metrics(rec)
-        if t.get("fingerprint", {}).get("recipe") != recipe:
+        if t.get("fingerprint", {}).get("recipe") != recipe or was_scored(t, self.spec(k)[1]) != scored_as(c.scored):
             return None
         log(f"teacher{c.where(k)} (recorded in {rec}): {scores(t)}")
         return {**t, "how": "recorded", "weights": str(rec / "weights" / "best.pt")}
@@ -159,8 +164,10 @@ class Teachers:
             t_dir, t_over, t_inputs, recipe = self.spec(k)
             log(f"teacher{c.where(k)} {c.teacher} ({c.teacher_epochs} epochs) in {t_dir}")
             how = train_run(t_dir, t_over, log, inputs=t_inputs)
-            weights = t_dir / "weights" / "best.pt"
-        metrics = evaluate(weights, c.val_args(k))
+            weights = t_dir / "weights" / "best.pt"  # what the students distil from
+        scored = weights if t_dir is None else t_dir / "weights" / c.scored["weights"]
+        metrics = evaluate(scored, c.val_args(k), c.scored["split"])
+        metrics["scored"] = "as given" if t_dir is None else scored_as(c.scored)
         log(f"teacher{c.where(k)} ({how}): {scores(metrics)}")
         t = {"fold": c.fold_ids[k], "weights": str(weights), "data": str(c.fold_data[k]), "how": how, **metrics}
         t["params_m"], t["gflops"] = report.model_size(str(weights), c.imgsz)
@@ -207,5 +214,10 @@ def _plan_run(c: Comparison, teachers: Teachers, seed: int, k: int, label: str, 
     if kd["kd_method"] != "none":
         over["teacher"], inputs["teacher"] = teachers.planned(k)
     metrics = load_record(rec, over, label, inputs, c.env) if recorded else None
+    if metrics is not None and (was := was_scored(metrics, over)) != (now := scored_as(c.scored)):
+        raise SettingsError(
+            f"'{rec}' was scored on {was}, this comparison scores {now} (score=): pass the score= it was made "
+            "with, or another records= folder"
+        )
     what = f"{label} seed {seed}" + ("" if fold is None else f" fold {fold}")
     return Run(seed, k, fold, data, label, kd, name, over, inputs, rec, metrics, what)

@@ -31,7 +31,7 @@ def train_runs(c: Comparison, teachers: Teachers, plan: list[Run], labels: list[
             how, run_dir, metrics = _train(c, teachers, run)
         log(f"[{i}/{len(plan)}] {run.what} ({how}): {scores(metrics)}")
         done = {"label": run.label, "seed": run.seed, "fold": run.fold, "data": str(run.data), "run_dir": str(run_dir)}
-        runs.append({**done, "weights": str(run_dir / "weights" / "best.pt"), "how": how, **metrics})
+        runs.append({**done, "weights": str(run_dir / "weights" / c.scored["weights"]), "how": how, **metrics})
         teachers.get(run.k, weights=False)  # the report needs this fold's teacher; its record will do
         report.write_tables(c.out, teachers.pooled(), runs, labels, c.settings, c.env)
     return runs
@@ -46,7 +46,7 @@ def _train(c: Comparison, teachers: Teachers, run: Run) -> tuple[str, Path, dict
         inputs = {**run.inputs, "teacher": t["fingerprint"]}
     run_dir = c.out / run.name
     how = train_run(run_dir, run.overrides, log, run.label, inputs)
-    metrics = _metrics(run_dir, how, c.val_args(run.k), c.imgsz)
+    metrics = _metrics(run_dir, how, c.val_args(run.k), c.imgsz, c.scored, run.overrides)
     if t is not None and "teacher_map50" not in metrics:  # which training of the teacher
         metrics.update(teacher_map50=t["map50"], teacher_tensors=t["fingerprint"].get("tensors_sha256"))
         (run_dir / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
@@ -90,22 +90,37 @@ def _finished(last: Path) -> bool:
     return torch.load(last, map_location="cpu", weights_only=False).get("epoch") == -1
 
 
-def _metrics(run_dir: Path, how: str, val_args: dict[str, Any], imgsz: int) -> dict[str, Any]:
-    """A finished run's metrics.json, validated (and written) now unless a reused run already has one."""
+def scored_as(scored: dict[str, str]) -> str:
+    """``last.pt on val``: how a comparison scores the runs it trains (args.scoring), as metrics.json says it."""
+    return f"{scored['weights']} on {scored['split']}"
+
+
+def was_scored(metrics: dict[str, Any], overrides: dict[str, Any]) -> str:
+    """How saved metrics were scored. Before compare said so, it scored best.pt on val, which with ``val=False``
+    (no validation before the last epoch, so best.pt is written every epoch) is the last epoch's weights."""
+    return metrics.get("scored") or ("last.pt on val" if overrides.get("val") is False else "best.pt on val")
+
+
+def _metrics(
+    run_dir: Path, how: str, val_args: dict[str, Any], imgsz: int, scored: dict[str, str], overrides: dict[str, Any]
+) -> dict[str, Any]:
+    """A finished run's metrics.json, validated (and written) now unless a reused run has one scored the same way."""
     metrics_file, best = run_dir / "metrics.json", run_dir / "weights" / "best.pt"
-    if how == "reused" and metrics_file.is_file():
-        metrics = json.loads(metrics_file.read_text())
+    old = json.loads(metrics_file.read_text()) if how == "reused" and metrics_file.is_file() else None
+    if old is not None and was_scored(old, overrides) == scored_as(scored):
+        metrics = old
     else:
-        metrics = evaluate(best, val_args)
-        metrics.update(last_attention(run_dir))
+        metrics = evaluate(run_dir / "weights" / scored["weights"], val_args, scored["split"])
+        metrics.update(last_attention(run_dir), scored=scored_as(scored))
     if "params_m" not in metrics:  # (a run validated by yolokd < 0.3 lacks them)
         metrics["params_m"], metrics["gflops"] = report.model_size(str(best), imgsz)
     metrics_file.write_text(json.dumps(metrics, indent=2) + "\n")
     return metrics
 
 
-def evaluate(weights: Path, val_args: dict[str, Any]) -> dict[str, Any]:
-    """Validate ``weights`` with Ultralytics' validator; identical arguments for every model of a comparison.
+def evaluate(weights: Path, val_args: dict[str, Any], split: str = "val") -> dict[str, Any]:
+    """Validate ``weights`` on ``split`` with Ultralytics' validator; identical arguments for every model of a
+    comparison.
 
     The validator makes a folder even with plots off and writes nothing into it: a temporary one.
     """
@@ -115,7 +130,7 @@ def evaluate(weights: Path, val_args: dict[str, Any]) -> dict[str, Any]:
 
     with tempfile.TemporaryDirectory(prefix="yolokd-val-") as tmp:
         m = YOLO(str(weights)).val(
-            **val_args, split="val", plots=False, verbose=False, project=tmp, name="val", exist_ok=True
+            **val_args, split=split, plots=False, verbose=False, project=tmp, name="val", exist_ok=True
         )
     return {
         "map50": float(m.box.map50),

@@ -54,21 +54,10 @@ def test_pure_torch_modules_import_neither_ultralytics_nor_the_settings():
 
 
 def _imports(path: Path, module: str, known: set[str]) -> set[str]:
-    """The yolokd modules ``module`` (at ``path``) imports anywhere in its code, lazy imports included; imports
-    under ``if TYPE_CHECKING:`` are not counted (they never run: a module may name another's class in an
-    annotation while that module imports it)."""
+    """The yolokd modules ``module`` (at ``path``) imports anywhere in its code, lazy and type-only ones included."""
     tree = ast.parse(path.read_text())
-    type_only = {  # what `if TYPE_CHECKING:` (or `typing.TYPE_CHECKING`) guards; not its `else:`
-        n
-        for block in ast.walk(tree)
-        if isinstance(block, ast.If) and ast.unparse(block.test) in ("TYPE_CHECKING", "typing.TYPE_CHECKING")
-        for stmt in block.body
-        for n in ast.walk(stmt)
-    }
     out = set()
     for node in ast.walk(tree):
-        if node in type_only:
-            continue
         if isinstance(node, ast.Import):
             out |= {a.name for a in node.names if a.name in known}
         elif isinstance(node, ast.ImportFrom) and node.module:

@@ -16,26 +16,28 @@ Re-running the same command reuses finished runs (metrics.json), resumes interru
 The runs are data: :func:`~yolokd.compare.plan.plan_runs` lists every student
 :class:`~yolokd.compare.plan.Run` (settings, inputs, record) before anything trains,
 :class:`~yolokd.compare.plan.Teachers` obtains each fold's teacher when a run first needs it, and
-:func:`~yolokd.compare.train.train_runs` trains the runs in order, rewriting the tables after each.
+:func:`train_runs` trains the runs in order, rewriting the tables after each.
 
-    __init__.py   compare(): checks its arguments, holds the folder, plans, trains, prints the report
-    args.py       methods=, seeds=, folds=, only_folds= and the keys compare sets itself (pure Python, for the CLI)
+    __init__.py   compare(): checks its arguments, holds the folder, plans, runs the plan, prints the report
+    args.py       methods=, seeds=, folds=, only_folds=, score= and the keys compare sets itself (pure Python)
     plan.py       Comparison, Run, Teachers and plan_runs: the runs as data
-    train.py      training (resume, reuse) and validating the runs, the tables rewritten after each
+    train.py      one run: trained (resumed, reused), scored, its metrics written beside it
 """
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
 from yolokd import fingerprint, report
 from yolokd.cfg import KD_DEFAULTS, SettingsError, check_kd_settings, split_settings, with_recipe
 from yolokd.compare.args import check_folds, check_own_args, parse_methods, parse_only_folds, parse_seeds, scoring
-from yolokd.compare.plan import Comparison, Teachers, plan_runs
-from yolokd.compare.train import train_runs
+from yolokd.compare.plan import Comparison, Run, Teachers, plan_runs
+from yolokd.compare.train import log, run_metrics, scores, train_run
 from yolokd.data.folds import write_folds
 from yolokd.lock import FolderLock
+from yolokd.records import has_record, run_spec, save_record
 
 
 def compare(
@@ -120,6 +122,42 @@ def _run(out, base, options, teacher, teacher_epochs, method_list, seed_list, ex
     files = report.write_all(out, teachers.pooled(), runs, labels, c.settings, env, c.imgsz, examples, examples_conf)
     _print_report(out, files)
     return out
+
+
+def train_runs(c: Comparison, teachers: Teachers, plan: list[Run], labels: list[str]) -> list[dict[str, Any]]:
+    """Each run of the plan in order: from its record, or trained (resumed, reused) here. The tables are written
+    again after each run, so a comparison's progress is on disk. Returns the runs' report records."""
+    runs: list[dict[str, Any]] = []
+    for i, run in enumerate(plan, 1):
+        log(f"[{i}/{len(plan)}] {run.what} in {c.out / run.name}")
+        if run.metrics is not None:
+            how, run_dir, metrics = "recorded", run.record, run.metrics
+        else:
+            how, run_dir, metrics = _train(c, teachers, run)
+        log(f"[{i}/{len(plan)}] {run.what} ({how}): {scores(metrics)}")
+        done = {"label": run.label, "seed": run.seed, "fold": run.fold, "data": str(run.data), "run_dir": str(run_dir)}
+        runs.append({**done, "weights": str(run_dir / "weights" / c.scored["weights"]), "how": how, **metrics})
+        teachers.get(run.k, weights=False)  # the report needs this fold's teacher; its record will do
+        report.write_tables(c.out, teachers.pooled(), runs, labels, c.settings, c.env)
+    return runs
+
+
+def _train(c: Comparison, teachers: Teachers, run: Run) -> tuple[str, Path, dict[str, Any]]:
+    """Train (or resume, or reuse) one run here and validate it; record it if records= has no record of it.
+    Returns how it was obtained, its folder and its metrics."""
+    inputs, t = run.inputs, None
+    if run.distilled:
+        t = teachers.get(run.k, weights=True)
+        inputs = {**run.inputs, "teacher": t["fingerprint"]}
+    run_dir = c.out / run.name
+    how = train_run(run_dir, run.overrides, log, run.label, inputs)
+    metrics = run_metrics(run_dir, how, c.val_args(run.k), c.imgsz, c.scored, run.overrides)
+    if t is not None and "teacher_map50" not in metrics:  # which training of the teacher
+        metrics.update(teacher_map50=t["map50"], teacher_tensors=t["fingerprint"].get("tensors_sha256"))
+        (run_dir / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
+    if run.record is not None and not has_record(run.record):
+        save_record(run_dir, c.records, run_spec(run.overrides, run.label, inputs), c.env)
+    return how, run_dir, metrics
 
 
 def _print_report(out: Path, files: list[Path]) -> None:

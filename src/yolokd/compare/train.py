@@ -1,5 +1,5 @@
-"""Training and scoring the runs of a comparison: each run trained (resumed, reused) here or taken from its
-record, validated the same way, its metrics written beside it, and the tables rewritten after each run.
+"""Training and scoring one run of a comparison: trained (resumed, reused) here, validated the same way as every
+other model of the comparison, its metrics written beside it.
 
 :func:`train_run` trains one Ultralytics run folder through :func:`yolokd.distill` and refuses a folder made with
 other settings or inputs; :func:`evaluate` validates any weights with the comparison's one set of validator
@@ -10,49 +10,10 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from yolokd import report
-from yolokd.records import check_kd_defaults, check_spec, has_record, run_spec, save_record
-
-if TYPE_CHECKING:  # the plan's records, for annotations only: the plan calls into this module
-    from yolokd.compare.plan import Comparison, Run, Teachers
-
-
-def train_runs(c: Comparison, teachers: Teachers, plan: list[Run], labels: list[str]) -> list[dict[str, Any]]:
-    """Each run of the plan in order: from its record, or trained (resumed, reused) here. The tables are written
-    again after each run, so a comparison's progress is on disk. Returns the runs' report records."""
-    runs: list[dict[str, Any]] = []
-    for i, run in enumerate(plan, 1):
-        log(f"[{i}/{len(plan)}] {run.what} in {c.out / run.name}")
-        if run.metrics is not None:
-            how, run_dir, metrics = "recorded", run.record, run.metrics
-        else:
-            how, run_dir, metrics = _train(c, teachers, run)
-        log(f"[{i}/{len(plan)}] {run.what} ({how}): {scores(metrics)}")
-        done = {"label": run.label, "seed": run.seed, "fold": run.fold, "data": str(run.data), "run_dir": str(run_dir)}
-        runs.append({**done, "weights": str(run_dir / "weights" / c.scored["weights"]), "how": how, **metrics})
-        teachers.get(run.k, weights=False)  # the report needs this fold's teacher; its record will do
-        report.write_tables(c.out, teachers.pooled(), runs, labels, c.settings, c.env)
-    return runs
-
-
-def _train(c: Comparison, teachers: Teachers, run: Run) -> tuple[str, Path, dict[str, Any]]:
-    """Train (or resume, or reuse) one run here and validate it; record it if records= has no record of it.
-    Returns how it was obtained, its folder and its metrics."""
-    inputs, t = run.inputs, None
-    if run.distilled:
-        t = teachers.get(run.k, weights=True)
-        inputs = {**run.inputs, "teacher": t["fingerprint"]}
-    run_dir = c.out / run.name
-    how = train_run(run_dir, run.overrides, log, run.label, inputs)
-    metrics = _metrics(run_dir, how, c.val_args(run.k), c.imgsz, c.scored, run.overrides)
-    if t is not None and "teacher_map50" not in metrics:  # which training of the teacher
-        metrics.update(teacher_map50=t["map50"], teacher_tensors=t["fingerprint"].get("tensors_sha256"))
-        (run_dir / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
-    if run.record is not None and not has_record(run.record):
-        save_record(run_dir, c.records, run_spec(run.overrides, run.label, inputs), c.env)
-    return how, run_dir, metrics
+from yolokd.records import check_kd_defaults, check_spec, run_spec
 
 
 def train_run(
@@ -101,7 +62,7 @@ def was_scored(metrics: dict[str, Any], overrides: dict[str, Any]) -> str:
     return metrics.get("scored") or ("last.pt on val" if overrides.get("val") is False else "best.pt on val")
 
 
-def _metrics(
+def run_metrics(
     run_dir: Path, how: str, val_args: dict[str, Any], imgsz: int, scored: dict[str, str], overrides: dict[str, Any]
 ) -> dict[str, Any]:
     """A finished run's metrics.json, validated (and written) now unless a reused run has one scored the same way."""

@@ -31,7 +31,7 @@ import re
 import statistics
 from pathlib import Path
 
-from yolokd.report import mean_ci, t975
+from yolokd.stats import mean_ci, t975
 
 
 def map50_curve(run_dir: Path) -> list[float]:

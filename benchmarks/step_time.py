@@ -36,8 +36,8 @@ from ultralytics.utils.torch_utils import autocast
 from yolokd.cfg import check_kd_settings
 from yolokd.criterion import KDCriterion
 from yolokd.distiller import Outputs, build_distiller
+from yolokd.integration.models import TeacherRunner, detect_head, prepare_teacher, student_outputs
 from yolokd.recorder import FeatureRecorder, probe_features
-from yolokd.trainer import TeacherRunner, detect_head, prepare_teacher, student_outputs
 
 
 def make_batch(n: int, imgsz: int, nc: int, device: torch.device, seed: int = 0) -> dict:

@@ -43,6 +43,7 @@ sys.exit(rc)
         (["compare", "data={data}"], "yolokd compare needs teacher="),
         (["compare", "data={data}", "teacher=t.pt", "seeds=0"], "seeds=0 is a count; seeds=1 runs seed 0 alone"),
         (["compare", "data={data}", "teacher=t.pt", "folds=3"], "one teacher per fold"),
+        (["compare", "data={data}", "teacher=t.pt", "score=first"], "score=first is not valid; choose one of: auto"),
         (["demo", "epoch=3"], "Did you mean 'epochs'"),
         (["demo", "name=x", "project=p"], "yolokd demo sets project=, name= itself"),
         (["yolokd", "help"], "unknown mode 'yolokd'"),
@@ -111,7 +112,8 @@ def test_none_words_mean_the_same_as_leaving_the_setting_out(word, data):
     """The command line turns `none`/`None` into Python None; every setting taking none reads them alike."""
     from yolokd.cfg import SettingsError, check_kd_settings
     from yolokd.cli import check_compare, check_train, parse_args
-    from yolokd.compare import compare, parse_methods
+    from yolokd.compare import compare
+    from yolokd.compare.args import parse_methods
 
     args = parse_args([f"data={data}", f"kd_method={word}", f"teacher={word}", f"kd_norm={word}"])
     check_train(args)
@@ -156,13 +158,13 @@ def test_an_unsupported_ultralytics_fails_the_import_with_one_line(tmp_path):
 @pytest.mark.parametrize(("argv", "hint"), [(["compare"], "run the same command again"), (["train"], "resume")])
 def test_ctrl_c_exits_130_with_how_to_continue(argv, hint, monkeypatch, capsys, data, teacher):
     import yolokd.compare
-    import yolokd.trainer
+    import yolokd.integration.api
 
     def interrupted(*a, **k):
         raise KeyboardInterrupt
 
     monkeypatch.setattr(yolokd.compare, "compare", interrupted)
-    monkeypatch.setattr(yolokd.trainer, "distill", interrupted)
+    monkeypatch.setattr(yolokd.integration.api, "distill", interrupted)
     from yolokd.cli import main
 
     args = [f"data={data}", f"teacher={teacher}"] + (["kd_method=none"] if argv == ["train"] else [])

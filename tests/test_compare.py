@@ -14,8 +14,9 @@ import yaml
 from conftest import TINY, run_cli
 
 from yolokd.cfg import KD_DEFAULTS, SettingsError
-from yolokd.compare import compare, parse_methods, parse_seeds, run_stem
-from yolokd.report import mean_ci, t975
+from yolokd.compare import compare
+from yolokd.compare.args import parse_methods, parse_seeds, run_stem
+from yolokd.stats import mean_ci, t975
 
 ARGS = {k: v for k, v in TINY.items() if k not in ("epochs", "seed", "exist_ok")}
 ENV = {  # report.environment() as a hand-written report needs it
@@ -118,7 +119,7 @@ def test_paired_interval_matches_hand_computation():
 
 def test_attention_reading_survives_a_row_wider_than_the_header(tmp_path):
     """yolokd < 0.2.0 with val=False wrote the last row of results.csv wider than its header."""
-    from yolokd.compare import last_attention
+    from yolokd.compare.train import last_attention
 
     (tmp_path / "results.csv").write_text("epoch,time,attn/l0_mask\n1,2.0,0.5\n2,4.0,0.6,1.0,0.3\n")
     assert last_attention(tmp_path) == {"attn/l0_mask": 0.6}
@@ -126,7 +127,7 @@ def test_attention_reading_survives_a_row_wider_than_the_header(tmp_path):
 
 def test_with_folds_the_interval_is_over_seeds():
     """Folds of a seed share training images: each seed contributes the mean of its folds' differences."""
-    from yolokd.report import summarize
+    from yolokd.stats import summarize
 
     runs = []
     for s, per_fold in enumerate([(0.01, 0.05, 0.03), (0.02, 0.06, 0.04), (0.00, 0.02, 0.07)]):
@@ -146,7 +147,7 @@ def test_with_folds_the_interval_is_over_seeds():
 
 
 def test_the_interval_takes_the_largest_complete_block_of_pairs():
-    from yolokd.report import complete_block
+    from yolokd.stats import complete_block
 
     assert complete_block({0: {0, 1, 2}, 1: {0, 1, 2}, 2: {0}}) == ([0, 1], [0, 1, 2])  # 6 pairs beat 3
     assert complete_block({0: {0, 1}, 1: {0}, 2: {0}, 3: {0}}) == ([0, 1, 2, 3], [0])  # 4 pairs, more seeds
@@ -418,7 +419,8 @@ def test_compare_continues_from_records_on_another_machine(tmp_path, data, teach
 
 
 def test_report_under_way_names_the_folds_validated_so_far(tmp_path, teacher):
-    from yolokd.report import pool_teachers, write_tables
+    from yolokd.report import write_tables
+    from yolokd.stats import pool_teachers
 
     w = str(teacher)
     t0 = {
@@ -439,3 +441,57 @@ def test_report_under_way_names_the_folds_validated_so_far(tmp_path, teacher):
     t2 = [{**t0, "fold": f, "val_boxes": 300 + f} for f in range(3)]
     write_tables(tmp_path, pool_teachers("t.yaml", t2), runs, ["none", "cwd"], settings, ENV)
     assert "(903 validation boxes over 3 folds)" in (tmp_path / "table.md").read_text()
+
+
+def test_compare_scores_weights_no_epoch_was_picked_on(tmp_path, data, teacher, runs, monkeypatch):
+    """By default a run is scored by its last epoch's weights, not by best.pt (the epoch Ultralytics picked on the
+    very images scored); score=best gives Ultralytics' convention, said so in the report; a test: split is
+    scored with best.pt; a record scored otherwise is refused."""
+    import yolokd.compare.plan
+    import yolokd.compare.train
+
+    validated: list[tuple[str, str]] = []  # (weights file, split) of every validation, students and teacher
+    evaluate = yolokd.compare.train.evaluate
+
+    def spy(weights: Path, val_args: dict, split: str = "val") -> dict:
+        validated.append(
+            (str(Path(weights).relative_to(tmp_path)) if tmp_path in Path(weights).parents else "given", split)
+        )
+        return evaluate(weights, val_args, split)
+
+    monkeypatch.setattr(yolokd.compare.train, "evaluate", spy)
+    monkeypatch.setattr(yolokd.compare.plan, "evaluate", spy)
+    kw = dict(data=str(data), teacher=str(teacher), methods="none", seeds=1, epochs=2, project=str(tmp_path), **ARGS)
+    out = compare(name="c", examples=0, **kw)
+    weights = out / "none-s0" / "weights"
+    assert validated == [("c/none-s0/weights/last.pt", "val"), ("given", "val")]  # the student, then the teacher
+    assert json.loads((out / "none-s0" / "metrics.json").read_text())["scored"] == "last.pt on val"
+    table = (out / "table.md").read_text()
+    assert "the last epoch's weights (`last.pt`) on the validation images; no epoch was picked on them" in table
+
+    validated.clear()
+    compare(name="c", examples=0, score="best", **kw)  # the same runs, scored Ultralytics' way: validated again
+    assert validated[0] == ("c/none-s0/weights/best.pt", "val")
+    assert json.loads((out / "none-s0" / "metrics.json").read_text())["scored"] == "best.pt on val"
+    assert "`score=best`, its convention): biased upward" in (out / "table.md").read_text()
+    validated.clear()
+    compare(name="c", examples=0, **kw)  # back to the default: the metrics of best.pt are not reused for last.pt
+    assert validated[0] == ("c/none-s0/weights/last.pt", "val")
+    assert os.path.getsize(weights / "last.pt") > 0
+
+    held_out = tmp_path / "with-test.yaml"  # the same data with its val images as a held-out test split
+    spec = yaml.safe_load(data.read_text())
+    held_out.write_text(yaml.safe_dump({**spec, "path": str(data.parent), "test": spec["val"]}))
+    validated.clear()
+    out2 = compare(name="t", examples=0, **{**kw, "data": str(held_out)})
+    assert validated[0] == ("t/none-s0/weights/best.pt", "test")  # val may pick the epoch: test scores it
+    assert json.loads((out2 / "none-s0" / "metrics.json").read_text())["scored"] == "best.pt on test"
+    assert (
+        "`best.pt` (its epoch picked on the validation images) on the held-out test split"
+        in (out2 / "table.md").read_text()
+    )
+
+    records = tmp_path / "records"  # a record keeps how it was scored: another score= does not pool with it
+    compare(name="r", examples=0, records=str(records), **kw)
+    with pytest.raises(SettingsError, match=r"was scored on last.pt on val, this comparison scores best.pt on val"):
+        compare(name="r2", examples=0, records=str(records), score="best", **kw)

@@ -12,7 +12,7 @@ from conftest import TINY
 
 from yolokd.cfg import check_kd_settings
 from yolokd.distiller import Distiller, Outputs, build_distiller
-from yolokd.trainer import average_gradients
+from yolokd.distributed import average_gradients
 
 S_CH, T_CH = (8, 16), (16, 16)
 
@@ -112,7 +112,7 @@ RANK_CODE = """
 import hashlib, os, sys
 import torch.distributed as dist
 dist.init_process_group("gloo")  # RANK, WORLD_SIZE, MASTER_ADDR/PORT from the environment, as torchrun sets them
-import yolokd.trainer as T
+import yolokd.integration.trainer as T
 broadcast = T.broadcast_from_rank0
 for mode in ("off", "on"):  # each trainer seeds itself anew, as a fresh rank process would
     T.broadcast_from_rank0 = (lambda module: None) if mode == "off" else broadcast  # "off": yolokd before the fix

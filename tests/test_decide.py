@@ -85,7 +85,7 @@ def test_the_defaults_follow_the_committed_confirmation():
     """Issue 14: yolokd's defaults become the confirmation's pick, trained under the benchmark's recipe, only where
     the committed verdict says it beats the plain student and native; until then, and otherwise, the paper's."""
     from yolokd.cfg import KD_DEFAULTS, RECIPES
-    from yolokd.compare import parse_methods
+    from yolokd.compare.args import parse_methods
 
     results = SCRIPT.parent / "results" / "decide_cpu"
     picked = (results / "select" / "picked.txt").read_text().strip()

@@ -7,7 +7,8 @@ import torch
 from torch import nn
 
 from yolokd.cfg import check_kd_settings
-from yolokd.distiller import ATTENTION_MODES, Outputs, build_distiller
+from yolokd.connectors import ATTENTION_MODES
+from yolokd.distiller import Outputs, build_distiller
 from yolokd.losses.cwd import ChannelWiseDivergence
 from yolokd.losses.feature import FeatureCWD
 from yolokd.recorder import FeatureRecorder, probe_features
@@ -99,7 +100,7 @@ class Tiny(nn.Module):
 def test_teacher_runner_runs_the_head_branches_only_when_asked():
     from ultralytics.nn.tasks import DetectionModel
 
-    from yolokd.trainer import TeacherRunner, prepare_teacher, student_outputs
+    from yolokd.integration.models import TeacherRunner, prepare_teacher, student_outputs
 
     torch.manual_seed(0)
     model = DetectionModel("yolov8n.yaml", nc=3, verbose=False)
@@ -150,7 +151,7 @@ def test_pure_torch_parts_never_import_ultralytics():
 
     code = (
         "import sys, yolokd, yolokd.losses, yolokd.attention, yolokd.distiller, yolokd.recorder, yolokd.criterion\n"
-        "import yolokd.losses.box, yolokd.losses.score, yolokd.losses.norm, yolokd.losses.schedule\n"
+        "import yolokd.losses.box, yolokd.losses.score, yolokd.connectors.norm, yolokd.losses.schedule\n"
         "assert not [m for m in sys.modules if m.startswith('ultralytics')], 'ultralytics was imported'"
     )
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
@@ -163,10 +164,11 @@ def test_loss_path_never_syncs_host_and_device():
     import re
 
     from yolokd.attention import mask_entropy, score_spatial_mask
+    from yolokd.connectors import attention, norm
     from yolokd.criterion import KDCriterion, _GradGate
     from yolokd.distiller import Distiller
-    from yolokd.losses import box, norm, outputs, score
-    from yolokd.trainer import TeacherRunner, student_outputs
+    from yolokd.integration.models import TeacherRunner, student_outputs
+    from yolokd.losses import box, outputs, score
 
     per_step = [
         KDCriterion.__call__,
@@ -174,7 +176,7 @@ def test_loss_path_never_syncs_host_and_device():
         _GradGate.backward,
         Distiller.forward,
         FeatureCWD.forward,
-        FeatureCWD.attend,
+        *(mode.forward for mode in attention.MODES.values()),
         FeatureCWD._record,
         score.ClassScoreKD.forward,
         score.bernoulli_kl,

@@ -227,7 +227,7 @@ def test_cli_refuses_a_ready_teacher_with_folds(data):
 def test_runs_train_fold_by_fold():
     """A fresh machine retrains a fold's teacher before that fold's first distilled run: fold by fold, an
     unfinished session pays for the teachers of the folds it reaches."""
-    from yolokd.compare import run_order
+    from yolokd.compare.args import run_order
 
     assert run_order([10, 11, 12], 2) == [(10, 0), (11, 0), (12, 0), (10, 1), (11, 1), (12, 1)]
     assert run_order([3, 1], 1) == [(3, 0), (1, 0)]  # no folds: the seeds in their order

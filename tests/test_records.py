@@ -14,7 +14,8 @@ import torch
 import yolokd
 from yolokd import fingerprint
 from yolokd.cfg import KD_DEFAULTS, check_kd_settings
-from yolokd.records import NOT_TRAINING, RELEVANT, _code_changes, has_record, save_record
+from yolokd.methods import COMMON, METHODS, relevant
+from yolokd.records import _code_changes, has_record, save_record
 
 
 def test_a_record_from_before_a_file_was_fingerprinted_is_checked_by_git():
@@ -47,6 +48,10 @@ def test_a_record_from_before_a_file_was_fingerprinted_is_checked_by_git():
     assert "recorder.py" not in (_code_changes({"git_revision": last}, {"training_code": now}) or "")
     whole = _code_changes({"git_revision": before}, {"training_code": now})
     assert whole.endswith(" changed since") and "recorder.py" in whole
+
+
+NOT_TRAINING = set(COMMON)  # the settings no record needs to compare: teacher (fingerprinted), method (label), guard
+RELEVANT = {m: keys for m in METHODS if (keys := relevant(m))}  # what a record compares, per method
 
 
 def test_every_yolokd_setting_is_checked_when_a_record_is_reused():

@@ -22,7 +22,7 @@ from yolokd.cfg import SettingsError, check_kd_settings
 from yolokd.criterion import KDCriterion
 from yolokd.data.synthetic import NAMES, make_dataset
 from yolokd.distiller import Outputs, build_distiller
-from yolokd.trainer import student_outputs
+from yolokd.integration.models import student_outputs
 
 YOLOKD = str(Path(sys.executable).with_name("yolokd"))
 
@@ -250,7 +250,7 @@ def test_a_checkpoint_with_other_optimizer_groups_is_refused_by_name():
     """yolokd 0.1.0 gave the distiller one optimizer group; resuming such a run names the cause, not torch's error."""
     from types import SimpleNamespace
 
-    from yolokd.trainer import DistillationTrainer
+    from yolokd.integration.trainer import DistillationTrainer
 
     params = [torch.nn.Parameter(torch.zeros(2)) for _ in range(4)]
     now = torch.optim.SGD([{"params": [p]} for p in params], lr=0.1)  # 4 groups, as 0.2.0 makes
@@ -263,15 +263,15 @@ def test_a_checkpoint_with_other_optimizer_groups_is_refused_by_name():
 def test_a_grayscale_checkpoint_is_probed_with_its_own_channels():
     from ultralytics.nn.tasks import DetectionModel
 
-    from yolokd.trainer import check_runs
+    from yolokd.integration.models import check_runs
 
     check_runs(DetectionModel("yolov8n.yaml", ch=1, verbose=False), "gray.pt", "8.4.190", "student")  # no refusal
 
 
 def test_a_refused_trainer_does_not_keep_its_run_folder_held(tmp_path, data, runs):
     """The lock is taken before the teacher is checked; a refusal must release it (a notebook retries in-process)."""
+    from yolokd.integration.trainer import DistillationTrainer
     from yolokd.lock import FolderLock
-    from yolokd.trainer import DistillationTrainer
 
     other = save_untrained("yolov8s.yaml", tmp_path / "other.pt", names={0: "car", 1: "bus"})
     (runs / "refused").mkdir()  # an existing run folder: held from Ultralytics' resume check on

@@ -102,7 +102,7 @@ def test_missing_data_yaml(tmp_path):
 
 
 def test_a_bare_student_name_says_how_to_get_the_pretrained_file(data):
-    from yolokd.trainer import distill
+    from yolokd.integration.api import distill
 
     with pytest.raises(SettingsError, match=r"student 'yolov8n.pt' not found.*`yolo predict model=yolov8n.pt`"):
         distill("yolov8n.pt", data=str(data), method="none")

@@ -8,9 +8,9 @@ import pytest
 import torch
 
 from yolokd.attention import score_spatial_mask
+from yolokd.connectors.norm import channel_standardize
 from yolokd.losses import BoxDistributionKD, ClassScoreKD, FeatureCWD, Outputs
 from yolokd.losses.box import distribution_kl
-from yolokd.losses.norm import channel_standardize
 from yolokd.losses.outputs import split_levels
 from yolokd.losses.schedule import COSINE_FLOOR, kd_scale
 from yolokd.losses.score import bernoulli_kl

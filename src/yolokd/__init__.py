@@ -28,8 +28,12 @@ setup_offline_env()
 
 
 def __getattr__(name: str):
-    if name in ("distill", "DistillationTrainer"):
-        from yolokd import trainer
+    if name == "distill":
+        from yolokd.integration.api import distill
 
-        return getattr(trainer, name)
+        return distill
+    if name == "DistillationTrainer":
+        from yolokd.integration.trainer import DistillationTrainer
+
+        return DistillationTrainer
     raise AttributeError(f"module 'yolokd' has no attribute {name!r}")

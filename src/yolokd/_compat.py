@@ -2,15 +2,15 @@
 
 ``ULTRALYTICS`` is the range the test suite passes on (CI runs it at both ends: 8.4.170 with torch
 2.11, and the lock, 8.4.190 with torch 2.14.1); pyproject.toml declares the same range. yolokd
-overrides and calls these Ultralytics internals (all in :mod:`yolokd.trainer`): ``BaseTrainer``'s
+overrides and calls these Ultralytics internals (all in :mod:`yolokd.integration`): ``BaseTrainer``'s
 ``check_resume``, ``build_optimizer`` (its ``param_group`` names), ``_build_train_pipeline``,
 ``_setup_train``, ``_load_checkpoint_state``, ``_model_train``, ``_handle_nan_recovery``,
 ``optimizer_step``, ``save_model`` (``self.last``/``self.best``/``save_period``), ``final_eval``,
 ``save_metrics`` (its header written once); ``load_checkpoint``, ``strip_optimizer``,
 ``get_save_dir``; the Detect head's ``cv2``/``cv3``/``reg_max`` and its training-mode output dict.
-Outside the trainer, a few places follow Ultralytics conventions rather than call it: ``data/folds.py``
+Outside that package, a few places follow Ultralytics conventions rather than call it: ``data/folds.py``
 resolves a dataset's root as ``check_det_dataset`` does and lists its images as ``get_img_files`` does
-(with its ``IMG_FORMATS``), and ``compare._finished`` reads a stripped checkpoint's ``epoch == -1``.
+(with its ``IMG_FORMATS``), and ``compare.train._finished`` reads a stripped checkpoint's ``epoch == -1``.
 Across 8.4.170-8.4.190 none of them differs in what yolokd relies on, so there is no version switch
 here; a release that changes one gets its branch in this module, with the versions named.
 """

@@ -48,6 +48,7 @@ modes:
               folds=k (k-fold over train+val images; one teacher per fold, so teacher_epochs= is required),
               only_folds=0,2 (run those folds of folds=k alone),
               records=DIR (keep each finished run's settings and metrics there, and reuse them: continue elsewhere),
+              score=auto|last|best (scored weights; auto: last.pt, or best.pt on a test: split; best: Ultralytics'),
               plus any train argument
   data      prepare a YOLO dataset:
               data trees out=DIR           aerial tree crowns (DeepForest's annotations, fetched with pip)
@@ -112,7 +113,7 @@ def check_train(args: dict[str, Any]) -> None:
 
 def train(args: dict[str, Any]) -> None:
     check_train(args)
-    from yolokd.trainer import distill
+    from yolokd.integration.api import distill
 
     student = args.pop("model", "yolov8n.yaml")
     method = args.pop("kd_method", None)  # the default, or on resume the checkpoint's
@@ -172,6 +173,7 @@ COMPARE_KEYS = {
     "examples_conf",
     "records",
     "only_folds",
+    "score",
 }
 
 
@@ -195,7 +197,7 @@ HELP = _mode_help()
 
 def check_compare(args: dict[str, Any]) -> None:
     """The cheap checks of ``yolokd compare``: required keys, all keys, methods and seeds, yolokd values."""
-    from yolokd.compare import check_folds, check_own_args, parse_methods, parse_only_folds, parse_seeds  # pure Python
+    from yolokd.compare.args import check_folds, check_own_args, parse_methods, parse_only_folds, parse_seeds, scoring
 
     missing = [k for k in ("data", "teacher") if k not in args]
     if missing:
@@ -207,6 +209,7 @@ def check_compare(args: dict[str, Any]) -> None:
     parse_seeds(args.get("seeds", 3))
     check_folds(args.get("folds"), "teacher_epochs" in args)
     parse_only_folds(args.get("only_folds"), args.get("folds"))
+    scoring(args.get("score"), args["data"], args.get("folds"))
     check_kd_settings({k: v for k, v in args.items() if k in KD_DEFAULTS}, require_teacher=False)
 
 

@@ -1,7 +1,7 @@
 """The training criterion: the student's own detection loss plus the distiller's named terms.
 
 Pure torch: how to run the teacher and how to read the student's predictions are handed in by
-the Ultralytics integration (:mod:`yolokd.trainer`), which owns every version-sensitive detail.
+the Ultralytics integration (:mod:`yolokd.integration`), which owns every version-sensitive detail.
 """
 
 from __future__ import annotations

@@ -1,8 +1,8 @@
 """The distiller: named loss terms with their weights, built from the flat settings in one place.
 
 Each term is a small pure-torch module, ``term(student: Outputs, teacher: Outputs) -> scalar``, in
-its own file under ``losses/``; ``build_distiller`` is the only place that maps settings to terms.
-Adding a term is one file and one line there.
+its own file under ``losses/``; which terms a method builds, from which settings, is the registry's
+(:mod:`yolokd.methods`), which ``build_distiller`` reads. Adding a term is its file and one ``Term`` there.
 
     kd_cwd   FeatureCWD          adapters + attention + CWD on the neck features     weight kd_weight
     kd_cls   ClassScoreKD        teacher's class probabilities as soft targets      weight kd_cls
@@ -20,13 +20,11 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from yolokd.losses.box import BoxDistributionKD
-from yolokd.losses.feature import ATTENTION_MODES, FeatureCWD
 from yolokd.losses.outputs import Outputs
 from yolokd.losses.schedule import kd_scale
-from yolokd.losses.score import ClassScoreKD
+from yolokd.methods import Levels, terms_of
 
-__all__ = ["ATTENTION_MODES", "Distiller", "Outputs", "build_distiller"]
+__all__ = ["Distiller", "Outputs", "build_distiller"]
 
 
 class Distiller(nn.Module):
@@ -71,24 +69,6 @@ def build_distiller(
     kd: Mapping[str, Any], student_channels: Sequence[int], teacher_channels: Sequence[int], reg_max: int = 16
 ) -> Distiller:
     """The distiller for validated yolokd settings ``kd`` (see cfg/default.yaml) and the probed level widths."""
-    method = kd["kd_method"]
-    terms: dict[str, nn.Module] = {}
-    weights: dict[str, float] = {}
-    if method in ("cwd", "cwd_attn"):
-        terms["kd_cwd"] = FeatureCWD(
-            student_channels,
-            teacher_channels,
-            tau=kd["kd_tau"],
-            softmax=kd["kd_softmax"],
-            attention=kd["kd_attn_mode"] if method == "cwd_attn" else "none",
-            norm=kd["kd_norm"],
-            spatial_kernel=kd["kd_spatial_kernel"],
-            channel_reduction=kd["kd_channel_reduction"],
-            score_tau=kd["kd_score_tau"],
-        )
-        weights["kd_cwd"] = kd["kd_weight"]
-    if method in ("cwd", "cwd_attn", "response") and kd["kd_cls"] > 0:
-        terms["kd_cls"], weights["kd_cls"] = ClassScoreKD(), kd["kd_cls"]
-    if method in ("cwd", "cwd_attn", "response") and kd["kd_box"] > 0:
-        terms["kd_box"], weights["kd_box"] = BoxDistributionKD(reg_max, kd["kd_box_tau"]), kd["kd_box"]
-    return Distiller(terms, weights)
+    levels = Levels(student_channels, teacher_channels, reg_max)
+    terms = terms_of(kd)
+    return Distiller({t.name: t.build(kd, levels) for t in terms}, {t.name: kd[t.weight] for t in terms})

@@ -7,7 +7,7 @@ import math
 from pathlib import Path
 from typing import Any
 
-from yolokd.report import METRICS
+from yolokd.stats import METRICS
 
 
 def plot_map(out: Path, rows: list[dict], runs: list[dict], path: Path, heading: str = "") -> None:

@@ -35,11 +35,23 @@ def dataset(data: str | Path) -> dict[str, Any]:
     return {"data": str(data), "images": n, "images_sha256": images.hexdigest(), "labels_sha256": labels.hexdigest()}
 
 
-# What decides how a run trains: yolokd's trainer, distiller, criterion, losses, attention blocks, the teacher's
-# feature recorder and the Ultralytics version check (_compat). Reporting, the CLI and compare itself are left
-# out, and so are the defaults (cfg/default.yaml): a run's settings, defaults included, are checked on their own
-# from its args.yaml, so a new default or help text keeps every record whose run it does not change.
-TRAINING_CODE = ("trainer.py", "distiller.py", "criterion.py", "_compat.py", "recorder.py", "losses", "attention")
+# What decides how a run trains: the Ultralytics integration (trainer, models, optimizer groups, run files), the
+# registry of methods, the distiller, criterion, losses, connectors, attention blocks, the teacher's feature
+# recorder, DDP helpers and the Ultralytics version check (_compat). Reporting, the CLI and compare itself are
+# left out, and so are the defaults (cfg/default.yaml): a run's settings, defaults included, are checked on their
+# own from its args.yaml, so a new default or help text keeps every record whose run it does not change.
+TRAINING_CODE = (
+    "integration",
+    "methods.py",
+    "distiller.py",
+    "criterion.py",
+    "distributed.py",
+    "_compat.py",
+    "recorder.py",
+    "losses",
+    "connectors",
+    "attention",
+)
 
 
 def training_code() -> dict[str, str]:

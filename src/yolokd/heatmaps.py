@@ -21,8 +21,10 @@ import yaml
 
 from yolokd.attention import mask_entropy, teacher_spatial_mask
 from yolokd.cfg import KD_DEFAULTS, SettingsError, check_kd_settings
+from yolokd.connectors.attention import LEARNED_MODES
 from yolokd.distiller import build_distiller
-from yolokd.losses.feature import LEARNED_MODES, FeatureCWD
+from yolokd.losses.feature import FeatureCWD
+from yolokd.methods import attention_mode
 from yolokd.recorder import FeatureRecorder, input_channels
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp")
@@ -36,10 +38,9 @@ def _run_args(model: Path) -> dict[str, Any]:
 def _learned_distiller(model: Path, args: dict, s_ch: list[int], t_ch: list[int]) -> FeatureCWD | None:
     """The trained feature term of a cwd_attn run with learnable attention, from its kd_last.pt."""
     state = model.with_name("kd_last.pt")
-    mode = args.get("kd_attn_mode")
-    if args.get("kd_method") != "cwd_attn" or mode not in LEARNED_MODES or not state.is_file():
-        return None
     kd = check_kd_settings({k: v for k, v in args.items() if k in KD_DEFAULTS}, require_teacher=False)
+    if attention_mode(kd) not in LEARNED_MODES or not state.is_file():
+        return None
     d = build_distiller(kd, s_ch, t_ch)
     d.load_state_dict(torch.load(state, map_location="cpu", weights_only=True)["distiller"])
     return d.terms["kd_cwd"].eval()
@@ -65,7 +66,7 @@ def attention_maps(
     from PIL import Image
     from ultralytics.data.augment import LetterBox
 
-    from yolokd.trainer import detect_head, load_teacher
+    from yolokd.integration.models import detect_head, load_teacher
 
     model_path = Path(model)
     if not model_path.is_file():

@@ -14,35 +14,12 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
-from yolokd import fingerprint
+from yolokd import fingerprint, methods
 from yolokd.cfg import KD_DEFAULTS, SettingsError, check_kd_settings
 
 
 def _json(obj: dict) -> dict:
     return json.loads(json.dumps(obj, default=str))
-
-
-_RESPONSE = ("kd_schedule", "kd_stop", "kd_cls", "kd_box", "kd_box_tau")  # the schedule and the response terms
-_SIGNALS = ("kd_norm", *_RESPONSE)
-NOT_TRAINING = {  # yolokd settings that RELEVANT need not check: they do not change how a run trains
-    "teacher",  # checked by its fingerprint (inputs)
-    "kd_method",  # part of every run's settings (its label)
-    "kd_allow_class_mismatch",  # only refuses or warns
-}
-RELEVANT = {  # the yolokd settings that change what a method trains
-    "cwd": ("kd_tau", "kd_weight", "kd_softmax", *_SIGNALS),
-    "cwd_attn": (
-        "kd_tau",
-        "kd_weight",
-        "kd_softmax",
-        "kd_attn_mode",
-        "kd_spatial_kernel",
-        "kd_channel_reduction",
-        "kd_score_tau",
-        *_SIGNALS,
-    ),
-    "response": _RESPONSE,
-}
 
 
 def check_kd_defaults(
@@ -51,7 +28,7 @@ def check_kd_defaults(
     """Refuse to reuse a run whose yolokd settings, defaults included (args.yaml), differ from this one's."""
     import yaml
 
-    keys = RELEVANT.get(overrides.get("kd_method", "none"), ())
+    keys = methods.relevant(overrides.get("kd_method", "none"))  # the teacher: checked by its fingerprint
     args_file = run_dir / "args.yaml"
     if not keys or not args_file.is_file():
         return

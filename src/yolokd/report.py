@@ -1,16 +1,11 @@
 """The report of ``yolokd compare``: tables (Markdown, CSV), JSON records, and the figures (:mod:`yolokd.figures`).
 
-Statistics: runs are paired by seed (by seed and fold with ``folds=``), and each
-method's difference to the plain student is reported as the mean paired difference with a 95 %
-Student-t interval over seeds. With folds, a seed's difference is the mean over its folds (every image
-validated once): the folds of one seed share most training images, so they are not independent pairs.
-"Gap closed" is the paired Δ mAP50 / (teacher − student) over the same pairs.
+The numbers (paired differences, intervals, gap closed) come from :mod:`yolokd.stats`; this module writes them.
 """
 
 from __future__ import annotations
 
 import csv
-import itertools
 import json
 import math
 import os
@@ -24,159 +19,8 @@ from pathlib import Path
 from typing import Any
 
 from yolokd import fingerprint
-
-# Two-sided 95 % quantiles t(0.975, df) of Student's t distribution, df = 1..30 (standard tables).
-T975 = (
-    12.706,
-    4.303,
-    3.182,
-    2.776,
-    2.571,
-    2.447,
-    2.365,
-    2.306,
-    2.262,
-    2.228,
-    2.201,
-    2.179,
-    2.160,
-    2.145,
-    2.131,
-    2.120,
-    2.110,
-    2.101,
-    2.093,
-    2.086,
-    2.080,
-    2.074,
-    2.069,
-    2.064,
-    2.060,
-    2.056,
-    2.052,
-    2.048,
-    2.045,
-    2.042,
-)
-METRICS = (("map50", "mAP50"), ("map50_95", "mAP50-95"))
-
-
-def t975(df: int) -> float:
-    """t(0.975, df); beyond the table a Cornish-Fisher expansion around the normal quantile (error < 1e-3)."""
-    if df < 1:
-        raise ValueError("df must be >= 1")
-    if df <= len(T975):
-        return T975[df - 1]
-    z = 1.959964
-    return z + (z**3 + z) / (4 * df) + (5 * z**5 + 16 * z**3 + 3 * z) / (96 * df**2)
-
-
-def mean_ci(values: list[float]) -> tuple[float, float, float]:
-    """(mean, low, high) of a 95 % t-interval; low = high = nan for fewer than two values."""
-    m = statistics.fmean(values)
-    if len(values) < 2:
-        return m, math.nan, math.nan
-    half = t975(len(values) - 1) * statistics.stdev(values) / math.sqrt(len(values))
-    return m, m - half, m + half
-
-
-def pair(run: dict) -> str:
-    """The key that pairs runs across methods: ``s0``, or ``s0f1`` with folds."""
-    return f"s{run['seed']}" + ("" if run.get("fold") is None else f"f{run['fold']}")
-
-
-def _pair_order(run: dict) -> tuple[int, int]:
-    return run["seed"], run.get("fold") or 0
-
-
-def complete_block(folds_of: dict[int, set]) -> tuple[list[int], list]:
-    """The seeds and folds of the largest complete block of pairs (every seed in it has every fold in it).
-
-    A comparison under way has seeds that reached different folds; the interval averages each seed over the
-    same folds, so one fold's difficulty never counts as a difference between seeds. Blocks of two or more
-    seeds (an interval needs two) come first, then the most pairs, then the most seeds."""
-    folds = sorted({f for fs in folds_of.values() for f in fs}, key=lambda f: (f is None, f or 0))
-    best: tuple[tuple[bool, int, int], list[int], list] = ((False, 0, 0), [], [])
-    for n in range(len(folds), 0, -1):
-        for block in itertools.combinations(folds, n):
-            seeds = sorted(s for s, fs in folds_of.items() if set(block) <= fs)
-            key = (len(seeds) > 1, len(seeds) * n, len(seeds))
-            if key > best[0]:
-                best = (key, seeds, list(block))
-    return best[1], best[2]
-
-
-def pool_teachers(model: str, teachers: list[dict]) -> dict[str, Any]:
-    """The teacher's record: the one teacher's, or with folds the mean over the folds' teachers (each on its
-    own fold), their validation boxes summed, and each fold's record under ``folds``."""
-    if len(teachers) == 1 and teachers[0]["fold"] is None:
-        return {"label": "teacher", "model": model, **teachers[0]}
-    pooled = {k: statistics.fmean(t[k] for t in teachers) for k in ("map50", "map50_95", "precision", "recall")}
-    boxes = sum(t["val_boxes"] for t in teachers)
-    return {
-        "label": "teacher",
-        "model": model,
-        "weights": teachers[0]["weights"],
-        "how": teachers[0]["how"],
-        **{k: teachers[0][k] for k in ("params_m", "gflops") if k in teachers[0]},
-        **pooled,
-        "val_boxes": boxes,
-        "folds": teachers,
-    }
-
-
-def summarize(teacher: dict, runs: list[dict], labels: list[str]) -> list[dict[str, Any]]:
-    """One row per model: mean, std and per-pair values, paired differences to ``none``, gap closed."""
-    base = {pair(r): r for r in runs if r["label"] == "none"}
-    t_row: dict[str, Any] = {"model": "teacher", "n": 1, "weights": teacher["weights"]}
-    t_row.update({k: teacher[k] for k in ("params_m", "gflops") if k in teacher})
-    t_row.update({f"{k}_mean": teacher[k] for k, _ in METRICS})
-    if teacher.get("folds"):  # one teacher per fold
-        t_row["n"] = len(teacher["folds"])
-        if len(teacher["folds"]) > 1:  # (a comparison under way may have reached one fold only)
-            t_row.update({f"{k}_std": statistics.stdev(t[k] for t in teacher["folds"]) for k, _ in METRICS})
-    rows, blocks = [t_row], {}
-    for label in labels:
-        rs = sorted((r for r in runs if r["label"] == label), key=_pair_order)
-        if not rs:
-            continue
-        row: dict[str, Any] = {"model": label, "n": len(rs), "weights": rs[0]["weights"]}
-        if "params_m" in rs[0]:  # measured when the run was validated (a recorded run has no weights here)
-            row["params_m"], row["gflops"] = rs[0]["params_m"], rs[0]["gflops"]
-        paired = {pair(r): r for r in rs if pair(r) in base} if label != "none" else {}
-        if paired:  # the interval's unit is the seed (with folds: its mean over the same folds for every seed)
-            folds_of: dict[int, set] = {}
-            for r in paired.values():
-                folds_of.setdefault(r["seed"], set()).add(r.get("fold"))
-            seeds, folds = blocks[label] = complete_block(folds_of)
-            row["d_pairs"] = len(seeds) * len(folds)
-            if row["d_pairs"] < len(paired):  # the others wait for their folds
-                row["d_block"] = f"seeds {','.join(map(str, seeds))} × folds {','.join(map(str, folds))}"
-        for k, _ in METRICS:
-            vals = [r[k] for r in rs]
-            row[f"{k}_mean"] = statistics.fmean(vals)
-            row[f"{k}_std"] = statistics.stdev(vals) if len(vals) > 1 else math.nan
-            row.update({f"{k}_{pair(r)}": r[k] for r in rs})
-            if label in blocks:
-                diff = {key: r[k] - base[key][k] for key, r in paired.items()}
-                seeds, folds = blocks[label]
-                diffs = [statistics.fmean(diff[pair({"seed": s, "fold": f})] for f in folds) for s in seeds]
-                row[f"d_{k}"], row[f"d_{k}_lo"], row[f"d_{k}_hi"] = mean_ci(diffs)
-        rows.append(row)
-    # gap closed: the paired Δ mAP50 over the mean (teacher − none) of the same pairs (with folds, each pair's
-    # fold teacher), so a comparison under way compares like with like
-    at_fold = {t.get("fold"): t["map50"] for t in teacher.get("folds") or []}
-    for row in rows[1:]:
-        if row["model"] == "none":
-            row["gap_closed"] = 0.0 if teacher["map50"] > row["map50_mean"] else math.nan
-            continue
-        seeds, folds = blocks.get(row["model"], ([], []))
-        gaps = [
-            at_fold.get(f, teacher["map50"]) - base[pair({"seed": s, "fold": f})]["map50"] for s in seeds for f in folds
-        ]
-        gap = statistics.fmean(gaps) if gaps else math.nan
-        row["gap_closed"] = row["d_map50"] / gap if gap > 0 else math.nan
-    return rows
+from yolokd.figures import plot_examples, plot_map
+from yolokd.stats import METRICS, pair, summarize
 
 
 def _fmt(x: float | None, spec: str = ".3f", sign: bool = False) -> str:
@@ -284,32 +128,55 @@ def provenance(env: dict[str, Any], runs: list[dict]) -> str:
     return line + "."
 
 
-def write_tables(
-    out: Path, teacher: dict, runs: list[dict], labels: list[str], settings: dict[str, Any], env: dict[str, Any]
-) -> list[dict]:
-    """Write table.md, table.csv and summary.json (also after every finished run, so progress is on disk)."""
-    imgsz = int(settings.get("imgsz", 640))
-    rows = summarize(teacher, runs, labels)
-    for row in rows:
-        if "params_m" not in row:
-            row["params_m"], row["gflops"] = model_size(row["weights"], imgsz)
+def _header_lines(teacher: dict, runs: list[dict], rows: list[dict], settings: dict[str, Any], env: dict) -> list[str]:
+    """The title, what was compared (data, epochs, image size, seeds, models) and the provenance line."""
     seeds = sorted({r["seed"] for r in runs})
-    k = settings.get("folds")
+    attn = ""  # the attention of the rows labelled plain `cwd_attn` (a `:mode` label names its own), if any
+    if any(str(r["model"]).split("@")[0] == "cwd_attn" for r in rows):
+        attn = f" · `cwd_attn` = kd_attn_mode `{settings.get('cwd_attn_mode')}`"
+    return [
+        f"# yolokd compare — {title(settings, teacher)}",
+        "",
+        f"data `{settings.get('data')}` ({_boxes(teacher, settings)}) · {settings.get('epochs')} epochs · "
+        f"imgsz {int(settings.get('imgsz', 640))} · seeds {','.join(map(str, seeds))} · "
+        f"student `{settings.get('student')}` · teacher `{teacher['model']}`{attn}",
+        "",
+        provenance(env, runs),
+        "",
+        *_scored_lines(settings),
+    ]
+
+
+SCORED = {  # what the scored weights and split mean for the reader (compare.args.scoring)
+    ("last.pt", "val"): "the last epoch's weights (`last.pt`) on the validation images; no epoch was picked on them",
+    ("best.pt", "test"): "`best.pt` (its epoch picked on the validation images) on the held-out test split",
+    ("last.pt", "test"): "the last epoch's weights (`last.pt`) on the held-out test split",
+    ("best.pt", "val"): "`best.pt`, the epoch Ultralytics picked on these same validation images (`score=best`, "
+    "its convention): biased upward, by more for noisier methods",
+}
+
+
+def _scored_lines(settings: dict[str, Any]) -> list[str]:
+    """Which weights were scored, for students and teachers trained here (a teacher given as a file: as given)."""
+    scored = settings.get("scored")
+    if not scored:
+        return []
+    return [f"Scored, students and teachers trained here alike: {SCORED[scored['weights'], scored['split']]}.", ""]
+
+
+def _boxes(teacher: dict, settings: dict[str, Any]) -> str:
+    """``950 validation boxes``; with folds, over how many of them (a comparison under way, or only_folds=)."""
     boxes = f"{teacher.get('val_boxes')} validation boxes"
+    k = settings.get("folds")
     if k:  # a comparison under way, or one of only_folds=, has validated some of the folds
         reached, only = len(teacher.get("folds", ())) or k, settings.get("only_folds")
         part = f" (only_folds={','.join(map(str, only))})" if only else " so far"
         boxes += f" over {k} folds" if reached >= k else f" over {reached} of {k} folds{part}"
-    attn = ""  # the attention of the rows labelled plain `cwd_attn` (a `:mode` label names its own), if any
-    if any(str(r["model"]).split("@")[0] == "cwd_attn" for r in rows):
-        attn = f" · `cwd_attn` = kd_attn_mode `{settings.get('cwd_attn_mode')}`"
-    head = (
-        f"# yolokd compare — {title(settings, teacher)}\n\n"
-        f"data `{settings.get('data')}` ({boxes}) · {settings.get('epochs')} epochs · "
-        f"imgsz {imgsz} · seeds {','.join(map(str, seeds))} · student `{settings.get('student')}` · "
-        f"teacher `{teacher['model']}`{attn}\n\n"
-        f"{provenance(env, runs)}\n\n"
-    )
+    return boxes
+
+
+def _model_lines(rows: list[dict]) -> list[str]:
+    """The main table: per model its size, mean ± std, Δ to the plain student with its interval, gap closed."""
     lines = [
         "| model | params (M) | GFLOPs | mAP50 | mAP50-95 | Δ mAP50 vs none [95% CI] | Δ mAP50-95 vs none [95% CI] "
         "| gap closed (mAP50) | runs |",
@@ -325,20 +192,34 @@ def write_tables(
             f"| {row['model']} | {row['params_m']:.2f} | {row['gflops']:.2f} | {cells[0]} | {cells[1]} | "
             f"{_cell_diff(row, 'map50')} | {_cell_diff(row, 'map50_95')} | {gap.replace('— %', '—')} | {row['n']} |"
         )
-    pairs = sorted({(r["seed"], r.get("fold")) for r in runs}, key=lambda p: (p[0], p[1] or 0))
-    folded = pairs[0][1] is not None
-    unit = "seed and fold" if folded else "seed"
-    per_pair = ["", f"Per {unit}, mAP50:", "", f"| {unit} | " + " | ".join(labels) + " |"]
-    per_pair.append("|---" * (len(labels) + 1) + "|")
+    return lines
+
+
+def _pairs(runs: list[dict]) -> list[tuple[int, int | None]]:
+    """The (seed, fold) pairs that the runs were made for, in order; fold None without folds."""
+    return sorted({(r["seed"], r.get("fold")) for r in runs}, key=lambda p: (p[0], p[1] or 0))
+
+
+def _unit(folded: bool) -> str:
+    return "seed and fold" if folded else "seed"
+
+
+def _pair_lines(runs: list[dict], labels: list[str], pairs: list[tuple[int, int | None]]) -> list[str]:
+    """Per seed (and fold): each model's mAP50."""
+    unit = _unit(pairs[0][1] is not None)
+    lines = ["", f"Per {unit}, mAP50:", "", f"| {unit} | " + " | ".join(labels) + " |"]
+    lines.append("|---" * (len(labels) + 1) + "|")
     for s_, f_ in pairs:
         at = {r["label"]: r["map50"] for r in runs if (r["seed"], r.get("fold")) == (s_, f_)}
         cells = [_fmt(at.get(m)) for m in labels]
-        per_pair.append(f"| {s_}{'' if f_ is None else f' / {f_}'} | " + " | ".join(cells) + " |")
-    per_pair += _fold_lines(teacher, runs, labels) if folded else _teacher_note(teacher, runs)
-    attn = _attention_lines(runs, labels)
-    partial = [f"{r['model']}: {r['d_block']}" for r in rows if r.get("d_block")]
-    note = [
-        *attn,
+        lines.append(f"| {s_}{'' if f_ is None else f' / {f_}'} | " + " | ".join(cells) + " |")
+    return lines
+
+
+def _note_lines(rows: list[dict], folded: bool) -> list[str]:
+    """How to read the tables; under way, the block of pairs each Δ is over so far."""
+    unit = _unit(folded)
+    lines = [
         "",
         f"mean ± sample std over runs (one per {unit}). Δ: mean paired difference to the plain student (`none`) "
         f"over the same {unit} pairs with a 95 % t-interval over seeds"
@@ -348,19 +229,42 @@ def write_tables(
         "identical arguments"
         + (" (each on its fold's validation images; every image is validated once per seed)." if folded else "."),
     ]
+    partial = [f"{r['model']}: {r['d_block']}" for r in rows if r.get("d_block")]
     if partial:  # a comparison under way: seeds that reached different folds
-        note.append(
+        lines.append(
             "Δ so far over the largest complete block of pairs (each seed averaged over the same folds; the "
             "other runs wait for their folds): " + "; ".join(partial) + "."
         )
-    (out / "table.md").write_text(head + "\n".join(lines + per_pair + note) + "\n", encoding="utf-8")
+    return lines
+
+
+def _write_csv(path: Path, rows: list[dict], pairs: list[tuple[int, int | None]]) -> None:
+    """table.csv: the main table's numbers unrounded, and each model's value per pair."""
     keys = ["model", "params_m", "gflops", "n"]
     keys += [c for k, _ in METRICS for c in (f"{k}_mean", f"{k}_std", f"d_{k}", f"d_{k}_lo", f"d_{k}_hi")]
     keys += ["gap_closed"] + [f"{k}_{pair({'seed': s_, 'fold': f_})}" for k, _ in METRICS for s_, f_ in pairs]
-    with open(out / "table.csv", "w", newline="") as f:
+    with open(path, "w", newline="") as f:
         w = csv.DictWriter(f, fieldnames=keys, extrasaction="ignore")
         w.writeheader()
         w.writerows(rows)
+
+
+def write_tables(
+    out: Path, teacher: dict, runs: list[dict], labels: list[str], settings: dict[str, Any], env: dict[str, Any]
+) -> list[dict]:
+    """Write table.md, table.csv and summary.json (also after every finished run, so progress is on disk)."""
+    imgsz = int(settings.get("imgsz", 640))
+    rows = summarize(teacher, runs, labels)
+    for row in rows:
+        if "params_m" not in row:
+            row["params_m"], row["gflops"] = model_size(row["weights"], imgsz)
+    pairs = _pairs(runs)
+    folded = pairs[0][1] is not None
+    lines = _header_lines(teacher, runs, rows, settings, env) + _model_lines(rows) + _pair_lines(runs, labels, pairs)
+    lines += _fold_lines(teacher, runs, labels) if folded else _teacher_note(teacher, runs)
+    lines += _attention_lines(runs, labels) + _note_lines(rows, folded)
+    (out / "table.md").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    _write_csv(out / "table.csv", rows, pairs)
     summary = {"settings": settings, "teacher": teacher, "runs": runs, "rows": rows}
     (out / "summary.json").write_text(json.dumps(summary, indent=2, default=str) + "\n")
     return rows
@@ -418,8 +322,6 @@ def write_all(
     examples_conf: float = 0.001,
 ) -> list[Path]:
     """The complete report: tables, summary.json, env.json, map.png and examples.png; returns the files."""
-    from yolokd.figures import plot_examples, plot_map  # (here: figures reads METRICS from this module)
-
     rows = write_tables(out, teacher, runs, labels, settings, env)
     (out / "env.json").write_text(json.dumps(env, indent=2) + "\n")
     plot_map(out, rows, runs, out / "map.png", title(settings, teacher))

@@ -1,7 +1,9 @@
 """yolokd settings: defaults from ``default.yaml`` and the one validator shared by CLI and Python API.
 
 Keys are validated together with Ultralytics' own train arguments: an unknown key in
-either set fails at once with the closest valid names.
+either set fails at once with the closest valid names. Which settings exist and which methods use them is the
+registry's (:mod:`yolokd.methods`); the valid choices are the blocks' own (losses, connectors), read here.
+A setting's type is its default's (a ``None`` default: a string).
 """
 
 from __future__ import annotations
@@ -14,28 +16,19 @@ from typing import Any
 
 import yaml
 
+from yolokd import methods
+from yolokd.connectors import ATTENTION_MODES, NORMS
+from yolokd.losses import SOFTMAX_INPUTS
+from yolokd.losses.schedule import SCHEDULES
+
 DEFAULT_YAML = Path(__file__).with_name("default.yaml")
 KD_DEFAULTS: dict[str, Any] = yaml.safe_load(DEFAULT_YAML.read_text(encoding="utf-8"))
-KD_METHODS = ("none", "cwd", "cwd_attn", "response", "native")
 CHOICES = {
-    "kd_method": KD_METHODS,
-    "kd_softmax": ("tau", "sqrt_hw"),
-    "kd_attn_mode": ("student", "shared", "shared_norm", "teacher", "score"),
-    "kd_norm": ("none", "channel"),
-    "kd_schedule": ("constant", "cosine"),
-}
-TYPES = {
-    "teacher": str,
-    "kd_tau": float,
-    "kd_weight": float,
-    "kd_spatial_kernel": int,
-    "kd_channel_reduction": int,
-    "kd_stop": float,
-    "kd_score_tau": float,
-    "kd_cls": float,
-    "kd_box": float,
-    "kd_box_tau": float,
-    "kd_allow_class_mismatch": bool,
+    "kd_method": tuple(methods.METHODS),
+    "kd_softmax": SOFTMAX_INPUTS,
+    "kd_attn_mode": tuple(m for m in ATTENTION_MODES if m != "none"),  # no attention: kd_method=cwd
+    "kd_norm": NORMS,
+    "kd_schedule": SCHEDULES,
 }
 
 
@@ -46,8 +39,14 @@ class SettingsError(ValueError):
 NONE_WORDS = ("none", "null", "~")  # what a user may type (or YAML may hold) for "nothing"
 
 
+def setting_type(key: str) -> type:
+    """The type of a yolokd setting: its default's, ``str`` where the default is ``None`` (``teacher``)."""
+    default = KD_DEFAULTS[key]
+    return str if default is None else type(default)
+
+
 def _cast(key: str, value: Any) -> Any:
-    kind = TYPES.get(key, str)
+    kind = setting_type(key)
     if value is None or (isinstance(value, str) and value.strip().lower() in NONE_WORDS):
         if "none" in CHOICES.get(key, ()):
             return "none"  # kd_method=None, kd_norm=null: the choice 'none'
@@ -134,7 +133,7 @@ def check_kd_settings(kd: dict[str, Any], require_teacher: bool = True) -> dict[
             raise SettingsError(f"'{key}={out[key]}' is not valid; choose one of: {', '.join(choices)}")
     if out["kd_tau"] <= 0:
         raise SettingsError(f"'kd_tau={out['kd_tau']}' must be > 0 (the paper uses 0.5)")
-    for key in ("kd_weight", "kd_cls", "kd_box"):
+    for key in dict.fromkeys(t.weight for t in methods.TERMS.values()):
         if out[key] < 0:
             raise SettingsError(f"'{key}={out[key]}' must be >= 0")
     for key in ("kd_score_tau", "kd_box_tau"):
@@ -142,11 +141,7 @@ def check_kd_settings(kd: dict[str, Any], require_teacher: bool = True) -> dict[
             raise SettingsError(f"'{key}={out[key]}' must be > 0")
     if not 0 <= out["kd_stop"] < 1:
         raise SettingsError(f"'kd_stop={out['kd_stop']}' must be in [0, 1), e.g. 0.1 for the last 10 % of epochs")
-    response = out["kd_cls"] > 0 or out["kd_box"] > 0
-    if out["kd_method"] == "response" and not response:
-        raise SettingsError("kd_method=response distils class scores and/or boxes; set kd_cls=1 and/or kd_box=1")
-    if out["kd_method"] == "native" and response:
-        raise SettingsError("kd_cls/kd_box add to yolokd's methods (cwd, cwd_attn, response), not to kd_method=native")
+    _check_terms(out)
     if out["kd_spatial_kernel"] < 1 or out["kd_spatial_kernel"] % 2 == 0:
         raise SettingsError(f"'kd_spatial_kernel={out['kd_spatial_kernel']}' must be a positive odd number, e.g. 7")
     if out["kd_channel_reduction"] < 1:
@@ -162,6 +157,31 @@ def check_kd_settings(kd: dict[str, Any], require_teacher: bool = True) -> dict[
             )
         out["teacher"] = str(Path(teacher).resolve())  # args.yaml and resume do not depend on the cwd
     return out
+
+
+def _check_terms(kd: dict[str, Any]) -> None:
+    """A yolokd method builds at least one term; Ultralytics' own takes none of yolokd's optional terms."""
+    method = methods.METHODS[kd["kd_method"]]
+    if method.by == "yolokd" and not methods.terms_of(kd):  # every term optional, none weighted (response)
+        terms = [methods.TERMS[t] for t in method.terms]
+        raise SettingsError(
+            f"kd_method={method.name} distils {' and/or '.join(t.what for t in terms)}; "
+            f"set {' and/or '.join(f'{t.weight}=1' for t in terms)}"
+        )
+    optional = [t.weight for t in methods.TERMS.values() if t.optional]
+    if method.by == "ultralytics" and any(kd[w] > 0 for w in optional):
+        ours = ", ".join(m.name for m in methods.METHODS.values() if m.by == "yolokd")
+        raise SettingsError(f"{'/'.join(optional)} add to yolokd's methods ({ours}), not to kd_method={method.name}")
+
+
+def resume_settings(saved: dict[str, Any], given: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
+    """A resumed run's settings: its checkpoint's (``saved``; ``given`` where it has none, a run begun before
+    yolokd stored them), and the settings the user ``given`` that differ from them and were not applied."""
+    kd = check_kd_settings(saved or given)
+    typed = check_kd_settings(given, require_teacher=False)
+    if typed["teacher"]:
+        typed["teacher"] = str(Path(typed["teacher"]).resolve())
+    return kd, [f"{k}={kd[k]} (not {typed[k]})" for k in KD_DEFAULTS if k in given and typed[k] != kd[k]]
 
 
 def bare_name_hint(weights: str | Path) -> str:
@@ -201,7 +221,8 @@ def check_keys(overrides: dict[str, Any], extra: set[str] = frozenset()) -> None
         if key not in valid and key not in {"save_dir", "augmentations"}:
             raise unknown_key_error(key, valid)
     for reserved in ("distill_model", "dis"):
-        if overrides.get(reserved, ultra[reserved]) != ultra[reserved] and overrides.get("kd_method") != "native":
+        own = methods.METHODS.get(overrides.get("kd_method"), methods.METHODS["none"]).by == "ultralytics"
+        if overrides.get(reserved, ultra[reserved]) != ultra[reserved] and not own:
             hint = " (in yolokd compare, per row: methods=none,native@dis=3)" if reserved == "dis" else ""
             what = f"'{reserved}=' is Ultralytics' own distillation"
             raise SettingsError(f"{what}; use kd_method=native teacher=... instead{hint}")

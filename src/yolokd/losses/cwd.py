@@ -21,9 +21,7 @@ import math
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from yolokd.cfg import CHOICES
-
-SOFTMAX_INPUTS = CHOICES["kd_softmax"]
+from yolokd.losses import SOFTMAX_INPUTS
 
 
 class ChannelWiseDivergence(nn.Module):

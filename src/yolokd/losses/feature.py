@@ -1,23 +1,10 @@
-"""The feature term ``kd_cwd``: per neck level a channel adapter, optional normalisation and attention, then CWD.
+"""The feature term ``kd_cwd``: per neck level the connectors (adapter, normalisation, attention), then CWD.
 
-Student features (N, Cs, H, W) are mapped to the teacher width Ct by a train-only 1x1 conv,
-optionally standardised per channel (``norm="channel"``, both sides), re-weighted by attention,
-then compared with the teacher's features (N, Ct, H, W) by channel-wise distillation. Nothing here
-is saved with the student.
-
-Attention modes (the trap: attention trained on both sides by the KD loss alone can switch CWD off,
-tests/test_collapse.py):
-- ``none``: plain CWD.
-- ``shared``: paper-literal; one learnable channel + spatial attention per level applied to
-  both teacher and student features. Trained only by the KD loss, it can lower the loss by
-  flattening both distributions, i.e. by switching distillation off.
-- ``student``: learnable attention on the student side only; teacher features untouched.
-- ``shared_norm``: ``shared`` with each mask divided by its mean (channel weights over C,
-  spatial mask over H*W), so attention can re-weight but not scale the features to zero.
-- ``teacher``: parameter-free masks computed from the detached teacher features, applied
-  to both sides (FGD / FBKD style); nothing can learn to collapse them.
-- ``score``: a detached spatial mask, 1 + the teacher's class probability (needs the teacher's
-  head outputs), applied to both sides: objects weigh up to twice the background.
+Student features (N, Cs, H, W) are mapped to the teacher width Ct by a train-only 1x1 conv
+(:mod:`yolokd.connectors.adapter`), optionally standardised per channel on both sides
+(:mod:`yolokd.connectors.norm`), re-weighted by the attention mode (:mod:`yolokd.connectors.attention`, where
+the modes and the trap they avoid are described), then compared with the teacher's features (N, Ct, H, W) by
+channel-wise distillation (:mod:`yolokd.losses.cwd`). Nothing here is saved with the student.
 
 During training it also accumulates, per level, the mean spatial mask, its normalised entropy
 (1 = uniform over positions) and the mean channel weight of the masks applied to the student;
@@ -31,21 +18,12 @@ from collections.abc import Sequence
 import torch
 from torch import Tensor, nn
 
-from yolokd.attention import (
-    Attention,
-    mask_entropy,
-    score_spatial_mask,
-    teacher_channel_weights,
-    teacher_spatial_mask,
-)
-from yolokd.cfg import CHOICES
+from yolokd.attention import mask_entropy
+from yolokd.connectors.adapter import adapter
+from yolokd.connectors.attention import MODES
+from yolokd.connectors.norm import NORMS
 from yolokd.losses.cwd import ChannelWiseDivergence
-from yolokd.losses.norm import channel_standardize
 from yolokd.losses.outputs import Outputs, split_levels
-
-ATTENTION_MODES = ("none", *CHOICES["kd_attn_mode"])
-LEARNED_MODES = ("student", "shared", "shared_norm")  # the modes with attention modules of their own
-NORMS = CHOICES["kd_norm"]
 
 
 class FeatureCWD(nn.Module):
@@ -56,8 +34,8 @@ class FeatureCWD(nn.Module):
         teacher_channels: channels of each teacher level, e.g. (256, 512, 512) for YOLOv8l.
         tau: CWD temperature.
         softmax: CWD softmax input, "tau" or "sqrt_hw" (see ``ChannelWiseDivergence``).
-        attention: one of ``ATTENTION_MODES``.
-        norm: one of ``NORMS``; ``channel`` standardises both maps per channel (MMYOLO).
+        attention: an attention mode, a key of ``connectors.attention.MODES``.
+        norm: a key of ``connectors.norm.NORMS``; ``channel`` standardises both maps per channel (MMYOLO).
         spatial_kernel: kernel size of the learnable spatial attention conv.
         channel_reduction: reduction ratio of the learnable channel attention.
         score_tau: temperature of the ``score`` mask (< 1 sharpens).
@@ -81,46 +59,18 @@ class FeatureCWD(nn.Module):
             raise ValueError(
                 f"student has {len(student_channels)} feature levels but teacher has {len(teacher_channels)}"
             )
-        if attention not in ATTENTION_MODES:
-            raise ValueError(f"attention must be one of {ATTENTION_MODES}, got {attention!r}")
+        if attention not in MODES:
+            raise ValueError(f"attention must be one of {tuple(MODES)}, got {attention!r}")
         if norm not in NORMS:
-            raise ValueError(f"norm must be one of {NORMS}, got {norm!r}")
-        self.attention_mode, self.norm, self.score_tau = attention, norm, float(score_tau)
-        self.needs_head = attention == "score"  # the teacher's class scores
-        self.adapters = nn.ModuleList(
-            nn.Conv2d(cs, ct, kernel_size=1) if cs != ct else nn.Identity()
-            for cs, ct in zip(student_channels, teacher_channels)
-        )
-        learnable = attention in LEARNED_MODES
-        self.attention = nn.ModuleList(
-            Attention(ct, spatial_kernel, channel_reduction, normalize=attention == "shared_norm")
-            if learnable
-            else nn.Identity()
-            for ct in teacher_channels
-        )
+            raise ValueError(f"norm must be one of {tuple(NORMS)}, got {norm!r}")
+        self.attention_mode, self.norm = attention, NORMS[norm]
+        self.needs_head = MODES[attention].needs_scores  # the teacher's class scores
+        self.adapters = nn.ModuleList(adapter(cs, ct) for cs, ct in zip(student_channels, teacher_channels))
+        options = dict(spatial_kernel=spatial_kernel, channel_reduction=channel_reduction, score_tau=score_tau)
+        self.attention = nn.ModuleList(MODES[attention](ct, **options) for ct in teacher_channels)
         self.loss = ChannelWiseDivergence(tau, softmax)
         self._stats: Tensor | None = None  # (levels, 4): sums of mask mean, entropy, channel mean; batch count
         self._stat_keys: list[str] = []  # the columns once logged: results.csv needs them every epoch
-
-    def attend(
-        self, level: int, student: Tensor, teacher: Tensor, scores: Tensor | None = None
-    ) -> tuple[Tensor, Tensor]:
-        """Apply this level's attention to the (adapted) student and the teacher features."""
-        mode = self.attention_mode
-        if mode == "none":
-            return student, teacher
-        if mode == "score":  # a detached spatial mask from the teacher's scores, on both sides; no channel weights
-            m = score_spatial_mask(scores, self.score_tau)
-            self._record(level, None, m)
-            return student * m, teacher * m
-        if mode == "teacher":  # detached masks from the teacher's features, on both sides
-            w, m = teacher_channel_weights(teacher), teacher_spatial_mask(teacher)
-            self._record(level, w, m)
-            return student * w * m, teacher * w * m
-        w, m = self.attention[level].masks(student)
-        self._record(level, w, m)
-        student = student * w * m
-        return (student, self.attention[level](teacher)) if mode in ("shared", "shared_norm") else (student, teacher)
 
     @torch.no_grad()
     def _record(self, level: int, w: Tensor | None, m: Tensor) -> None:
@@ -152,9 +102,9 @@ class FeatureCWD(nn.Module):
         scores = split_levels(teacher.scores, teacher.feats) if self.needs_head else [None] * len(teacher.feats)
         total = student.feats[0].new_zeros((), dtype=torch.float32)
         for i, (s, t) in enumerate(zip(student.feats, teacher.feats, strict=True)):
-            s, t = self.adapters[i](s), t.detach()
-            if self.norm == "channel":
-                s, t = channel_standardize(s), channel_standardize(t)
-            s, t = self.attend(i, s, t, scores[i])
+            s, t = self.norm(self.adapters[i](s)), self.norm(t.detach())
+            s, t, w, m = self.attention[i](s, t, scores[i])
+            if m is not None:
+                self._record(i, w, m)
             total = total + self.loss(s, t)
         return total

@@ -12,9 +12,7 @@ from __future__ import annotations
 
 import math
 
-from yolokd.cfg import CHOICES
-
-SCHEDULES = CHOICES["kd_schedule"]
+SCHEDULES = ("constant", "cosine")
 COSINE_FLOOR = 0.1  # DAMO-YOLO's end value
 
 

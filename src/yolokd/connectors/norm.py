@@ -9,8 +9,12 @@ large activations dominating and near-silent ones contributing flat, uninformati
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import torch
 from torch import Tensor
+
+from yolokd.connectors import NORMS as _NAMES
 
 
 def channel_standardize(x: Tensor, eps: float = 1e-5) -> Tensor:
@@ -19,3 +23,11 @@ def channel_standardize(x: Tensor, eps: float = 1e-5) -> Tensor:
     mean = x.mean(dim=(0, 2, 3), keepdim=True)
     var = x.var(dim=(0, 2, 3), keepdim=True, unbiased=False)
     return (x - mean) * torch.rsqrt(var + eps)
+
+
+def identity(x: Tensor) -> Tensor:
+    """``kd_norm=none``: the map as it is."""
+    return x
+
+
+NORMS: dict[str, Callable[[Tensor], Tensor]] = dict(zip(_NAMES, (identity, channel_standardize), strict=True))

@@ -1,0 +1,65 @@
+"""``yolokd.distill``: the Python entry point, checked like the command line before any model is built."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any
+
+from ultralytics import YOLO
+from ultralytics.cfg import DEFAULT_CFG
+from ultralytics.utils import LOGGER
+
+from yolokd.cfg import KD_DEFAULTS, SettingsError, bare_name_hint, split_settings, with_recipe
+from yolokd.integration.models import check_runs
+from yolokd.integration.trainer import DistillationTrainer
+
+
+def distill(
+    student: str | Path = "yolov8n.yaml",
+    teacher: str | Path | None = None,
+    data: str | Path | None = None,
+    method: str | None = None,
+    **train_args: Any,
+):
+    """Train ``student`` on ``data`` under ``teacher`` and return the validation metrics (``DetMetrics``).
+
+    ``method`` is ``kd_method`` (none, cwd, cwd_attn, response, native; default cwd, or the checkpoint's
+    when resuming); other yolokd settings (``kd_tau=``,
+    ``kd_weight=``, ``kd_cls=``, ...) and any Ultralytics train argument pass through ``train_args``;
+    ``recipe=`` presets settings (``cfg.RECIPES``) where none of those gives another: the default recipe the
+    benchmark's Adam, lr0 0.001, momentum 0.9; ``recipe="paper"`` the paper's settings.
+    """
+    overrides = {"model": str(student), "data": data, **train_args}
+    if method is not None:
+        overrides.setdefault("kd_method", method)  # an explicit kd_method= in train_args wins, as before
+    if teacher is not None:
+        overrides["teacher"] = str(teacher)
+    overrides = with_recipe(overrides)  # the recipe's settings where no other is given
+    kd, rest = split_settings(overrides)  # fail before any model is built
+    kd = {k: kd[k] for k in overrides if k in KD_DEFAULTS}  # only those given: resume warns about each
+    if not rest.get("data") and not rest.get("resume"):
+        raise SettingsError("distill needs data=path/to/data.yaml (a YOLO-format dataset)")
+    if not rest.get("resume") and not rest.get("project"):  # like `yolo train` run here, whatever Ultralytics'
+        rest["project"] = str(Path.cwd() / "runs" / "detect")  # settings file remembers as runs_dir
+    model = rest.pop("model")
+    if str(model).endswith(".pt") and not Path(model).is_file():
+        if rest.get("resume"):
+            raise SettingsError(f"nothing to resume: '{model}' not found; pass model=path/to/weights/last.pt")
+        raise SettingsError(
+            f"student '{model}' not found; pass an existing .pt or a model .yaml such as yolov8n.yaml"
+            + bare_name_hint(model)
+        )
+    yolo = YOLO(model)
+    if str(model).endswith(".pt"):
+        check_runs(yolo.model, model, (yolo.ckpt or {}).get("version"), "student")
+    if yolo.task != "detect":
+        raise SettingsError(f"yolokd distils detection models; the student '{model}' is a {yolo.task} model")
+    stride = max(int(yolo.model.stride.max()), 32)
+    imgsz = rest.get("imgsz", DEFAULT_CFG.imgsz)
+    if isinstance(imgsz, int) and imgsz % stride:
+        LOGGER.warning(
+            f"yolokd: imgsz={imgsz} is not a multiple of the student's largest stride {stride}; Ultralytics will "
+            f"train and validate at imgsz={math.ceil(imgsz / stride) * stride}"
+        )
+    return yolo.train(trainer=DistillationTrainer, **rest, **kd)

@@ -1,0 +1,167 @@
+"""The models yolokd distils between, as Ultralytics builds them: the detection head, the frozen teacher and how it
+runs, what the student's training-mode predictions hold, and the checks that a teacher fits a student and a dataset.
+
+Every use of Ultralytics' model internals (``load_checkpoint``, the Detect head's ``cv2``/``cv3``/``reg_max``
+and its training-mode output dict) is here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+from ultralytics.nn.modules.head import Detect
+from ultralytics.nn.tasks import load_checkpoint
+from ultralytics.utils import LOGGER
+
+from yolokd import methods
+from yolokd.cfg import SettingsError
+from yolokd.losses.outputs import Outputs
+from yolokd.methods import Levels
+from yolokd.recorder import FeatureRecorder, input_channels, probe_features
+
+
+def detect_head(model: nn.Module, role: str) -> nn.Module:
+    """The model's detection head (its last layer); a clear error if the model is not a detector."""
+    head = model.model[-1] if isinstance(getattr(model, "model", None), nn.Sequential) else None
+    if not isinstance(head, Detect):
+        raise SettingsError(
+            f"the {role} is not an Ultralytics detection model (its last layer is {type(head).__name__})"
+        )
+    return head
+
+
+def load_teacher(path: str | Path, device: torch.device, role: str = "teacher") -> nn.Module:
+    """Load a frozen, fused, eval-mode teacher from a checkpoint (the file is only read)."""
+    try:
+        teacher, ckpt = load_checkpoint(path, device=device)
+    except Exception as e:  # a corrupt file or an unsupported pickle
+        raise SettingsError(f"{role} '{path}' could not be loaded as an Ultralytics checkpoint: {e}") from e
+    check_runs(teacher, path, (ckpt or {}).get("version"), role)
+    return prepare_teacher(teacher, role)
+
+
+def check_runs(model: nn.Module, path: str | Path, version: str | None, role: str) -> None:
+    """Run ``model`` once on a tiny input. A checkpoint pickled by another Ultralytics release or a fork can
+    load and then fail inside its forward (a module whose attributes changed, e.g. YOLO12's ``AAttn``); that
+    becomes one message naming the file, both versions and the fix, instead of a traceback from inside it."""
+    from ultralytics import __version__ as installed
+
+    was_training = model.training
+    try:
+        with torch.no_grad():
+            shape = (1, input_channels(model), 64, 64)
+            model.eval()(torch.zeros(shape, device=next(model.parameters()).device))
+    except Exception as e:
+        cfg = getattr(model, "yaml", None) or {}
+        name = Path(cfg.get("yaml_file", "its-model.yaml")).name
+        try:  # how much of it a model built by the installed Ultralytics would take
+            fresh = type(model)(cfg=dict(cfg), nc=cfg.get("nc"), verbose=False).state_dict()
+            old = model.state_dict()
+            n = sum(k in fresh and fresh[k].shape == v.shape for k, v in old.items())
+            transfer = f"{n} of {len(old)} tensors transfer"
+        except Exception:
+            transfer = f"note that its YAML does not build with Ultralytics {installed} either"
+        raise SettingsError(
+            f"{role} '{path}' loads but does not run with the installed Ultralytics {installed} (it was written by "
+            f"Ultralytics {version or 'of an unknown version'}, a different release or a fork): "
+            f"{type(e).__name__}: {e}. Fix: re-export it with Ultralytics {installed}, or rebuild it from its YAML "
+            f"and load its weights, YOLO('{name}').load('{path}') ({transfer}), then fine-tune"
+        ) from None
+    finally:
+        model.train(was_training)
+
+
+def prepare_teacher(teacher: nn.Module, role: str = "teacher") -> nn.Module:
+    """Make a detection model the frozen teacher yolokd runs: Conv+BN fused, eval mode, fp32, no grad."""
+    detect_head(teacher, role)
+    teacher = teacher.fuse(verbose=False).eval().float()
+    teacher.requires_grad_(False)
+    return teacher
+
+
+def student_outputs(preds: Any) -> Outputs:
+    """The training-mode Detect predictions (8.4.x: a dict, or a tuple in eval) as ``Outputs``."""
+    if isinstance(preds, tuple):
+        preds = preds[1]
+    if "one2many" in preds:  # end-to-end heads (YOLOv10, YOLO26): distil the dense one-to-many branch
+        preds = preds["one2many"]
+    return Outputs(list(preds["feats"]), preds.get("scores"), preds.get("boxes"))
+
+
+class TeacherRunner:
+    """Runs the frozen teacher up to its Detect head's inputs and, only when a term needs them, the head's
+    class and box branches (``cv3``/``cv2``, the one-to-many branches of every Detect since YOLOv8)."""
+
+    def __init__(self, model: nn.Module, need_head: bool) -> None:
+        self.model, self.need_head = model, need_head
+        self.head = detect_head(model, "teacher")
+        self.recorder = FeatureRecorder(model, self.head)
+
+    def __call__(self, img: torch.Tensor) -> Outputs:
+        feats = self.recorder(img)
+        if not self.need_head:
+            return Outputs(feats)
+        h, n = self.head, img.shape[0]
+        boxes = torch.cat([h.cv2[i](f).view(n, 4 * h.reg_max, -1) for i, f in enumerate(feats)], dim=-1)
+        scores = torch.cat([h.cv3[i](f).view(n, h.nc, -1) for i, f in enumerate(feats)], dim=-1)
+        return Outputs(feats, scores, boxes)
+
+
+def check_teacher(teacher: nn.Module, kd: Mapping[str, Any], names: list[str], channels: int) -> None:
+    """Refuse a teacher that does not fit the dataset (its ``names`` and image ``channels``) for settings ``kd``."""
+    path = kd["teacher"]
+    if (theirs := list(teacher.names.values())) != names:
+        msg = f"teacher '{path}' was trained on classes {theirs}, but the dataset has {names}"
+        if not methods.distils(kd["kd_method"]):  # Ultralytics' own: it distils the teacher's class scores
+            raise SettingsError(
+                f"{msg}; native distillation uses the teacher's class scores, so train the "
+                "teacher on this dataset (or use kd_method=cwd with kd_allow_class_mismatch=True)"
+            )
+        if methods.needs_head(kd):
+            raise SettingsError(
+                f"{msg}; kd_cls, kd_box and kd_attn_mode=score use the teacher's class scores, so train the "
+                "teacher on this dataset (or distil features only: kd_cls=0 kd_box=0 and another kd_attn_mode)"
+            )
+        if not kd["kd_allow_class_mismatch"]:
+            raise SettingsError(
+                f"{msg}; train the teacher on this dataset, or pass kd_allow_class_mismatch=True "
+                f"to distil its features anyway"
+            )
+        LOGGER.warning(f"yolokd: {msg}; distilling features only, as kd_allow_class_mismatch=True")
+    if (theirs := input_channels(teacher)) != channels:
+        raise SettingsError(
+            f"teacher '{path}' takes {theirs}-channel images, but the dataset has channels: {channels}; "
+            "train the teacher on this dataset (or one with the same channels)"
+        )
+
+
+def probe_levels(student: nn.Module, teacher: nn.Module, kd_box: float) -> Levels:
+    """The channels of each level entering both Detect heads and their DFL bins; refuses levels of other strides,
+    and ``kd_box`` where a head has no bins or the bins differ."""
+    imgsz = 4 * max(int(student.stride.max()), int(teacher.stride.max()), 32)
+    s_shapes = probe_features(student, detect_head(student, "student"), imgsz)
+    t_shapes = probe_features(teacher, detect_head(teacher, "teacher"), imgsz)
+    if len(s_shapes) != len(t_shapes) or any(s[2:] != t[2:] for s, t in zip(s_shapes, t_shapes)):
+        raise SettingsError(
+            f"teacher and student feature levels differ: student {[tuple(s[1:]) for s in s_shapes]} vs "
+            f"teacher {[tuple(t[1:]) for t in t_shapes]} (C, H, W at {imgsz}px); use a teacher whose "
+            "Detect head sees the same strides (e.g. no P6 teacher for a P5 student)"
+        )
+    s_head, t_head = detect_head(student, "student"), detect_head(teacher, "teacher")
+    if kd_box > 0:
+        for role, head in (("student", s_head), ("teacher", t_head)):
+            if head.reg_max < 2:
+                raise SettingsError(
+                    f"kd_box distils DFL box distributions, but the {role}'s head predicts boxes directly "
+                    f"(reg_max={head.reg_max}, e.g. YOLO26); use kd_box=0 (kd_cls and kd_cwd still work)"
+                )
+        if s_head.reg_max != t_head.reg_max:
+            raise SettingsError(
+                f"kd_box needs the same DFL bins in both heads: student reg_max={s_head.reg_max}, "
+                f"teacher reg_max={t_head.reg_max}; use kd_box=0"
+            )
+    return Levels([s[1] for s in s_shapes], [t[1] for t in t_shapes], s_head.reg_max)

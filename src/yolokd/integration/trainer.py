@@ -1,0 +1,207 @@
+"""The DistillationTrainer: Ultralytics' DetectionTrainer with a frozen teacher distilled into the student.
+
+How it plugs in (each override is short; the work is in the modules named):
+- ``__init__``: yolokd settings are split off and validated (:mod:`yolokd.cfg`), then stored on ``self.args``,
+  so they reach ``args.yaml``, checkpoints' ``train_args`` and the DDP workers, which Ultralytics rebuilds from
+  ``type(trainer)`` and ``vars(trainer.args)``. The teacher is loaded and checked against the dataset
+  (:mod:`.models`), so bad input fails before any training starts.
+- ``set_model_attributes`` (student on its device, before the optimizer exists): the teacher moves there, both
+  heads' inputs are probed and the distiller is built (:mod:`yolokd.distiller`, from :mod:`yolokd.methods`).
+- ``build_optimizer``: the distiller's own param groups (:mod:`.optim`); ``optimizer_step`` averages their
+  gradients across DDP ranks and their initial values are broadcast from rank 0 (:mod:`yolokd.distributed`).
+- ``_setup_train``: after Ultralytics has built the EMA, the student's criterion is wrapped
+  (:mod:`yolokd.criterion`). The EMA, and so every checkpoint, never sees teacher or distiller.
+- ``train``: the run folder is held (:mod:`yolokd.lock`); ``save_model`` / ``final_eval`` write every file
+  atomically and the distiller's state beside last.pt (:mod:`.run_files`).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+from torch import nn
+from ultralytics.cfg import DEFAULT_CFG, get_save_dir
+from ultralytics.models.yolo.detect import DetectionTrainer, DetectionValidator
+from ultralytics.utils import LOGGER, RANK, YAML, IterableSimpleNamespace
+from ultralytics.utils.torch_utils import unwrap_model
+
+from yolokd import methods
+from yolokd._env import use_all_cores
+from yolokd.cfg import KD_DEFAULTS, SettingsError, resume_settings, split_settings
+from yolokd.criterion import KDCriterion
+from yolokd.distiller import Distiller, build_distiller
+from yolokd.distributed import average_gradients, broadcast_from_rank0
+from yolokd.integration import optim, run_files
+from yolokd.integration.models import TeacherRunner, check_teacher, load_teacher, probe_levels, student_outputs
+from yolokd.lock import FolderLock
+
+
+class DistillationTrainer(DetectionTrainer):
+    """Ultralytics ``DetectionTrainer`` with feature distillation from a frozen teacher.
+
+    Usable as ``YOLO("yolov8n.yaml").train(trainer=DistillationTrainer, teacher="t.pt", data=..., kd_method="cwd")``.
+    """
+
+    def __init__(self, cfg=DEFAULT_CFG, overrides: dict | None = None, _callbacks: dict | None = None) -> None:
+        self.folder_lock: FolderLock | None = None
+        try:
+            self._init(cfg, overrides, _callbacks)
+        except BaseException:  # a refused trainer may live on in a traceback: it must not keep its run folder held
+            if self.folder_lock is not None:
+                self.folder_lock.release()
+            raise
+
+    def _init(self, cfg, overrides: dict | None, _callbacks: dict | None) -> None:
+        given = {k: v for k, v in (overrides or {}).items() if k in KD_DEFAULTS}  # what the user typed
+        kd, overrides = split_settings(dict(overrides or {}))
+        if methods.METHODS[kd["kd_method"]].by == "ultralytics":
+            overrides["distill_model"] = kd["teacher"]
+        super().__init__(cfg, overrides, _callbacks)
+        if self.resume:  # the interrupted run's own settings win, as for Ultralytics' arguments
+            kd, kept = resume_settings({k: getattr(self.args, k) for k in KD_DEFAULTS if hasattr(self.args, k)}, given)
+            if kept and RANK in {-1, 0}:
+                LOGGER.warning(
+                    "yolokd: resume continues the run with its checkpoint's settings, so these were kept: "
+                    f"{', '.join(kept)}; to train with new settings, start a new run from its weights instead"
+                )
+        vars(self.args).update(kd)
+        if self.args.task != "detect":
+            raise SettingsError(
+                f"yolokd distils detection models; the student '{self.args.model}' is a "
+                f"{self.args.task} model (use a detection .yaml/.pt such as yolov8n.yaml)"
+            )
+        if self.device.type == "cpu":
+            use_all_cores()
+        if RANK in {-1, 0}:
+            YAML.save(self.save_dir / "args.yaml", vars(self.args))  # again, now with the yolokd settings
+        self.teacher: nn.Module | None = None
+        if self.args.kd_method != "none":  # loaded on the CPU and checked before any training starts
+            teacher = load_teacher(self.args.teacher, torch.device("cpu"))
+            names, channels = list(self.data["names"].values()), int(self.data.get("channels", 3))
+            check_teacher(teacher, vars(self.args), names, channels)
+            self.teacher = teacher if methods.distils(self.args.kd_method) else None  # native loads its own copy
+        self.distiller: Distiller | None = None
+
+    def check_resume(self, overrides: dict) -> None:
+        """Ultralytics' resume check; then an existing run folder (``exist_ok=True``, ``resume``) is held before
+        Ultralytics writes its args.yaml, so a second process is refused before it touches the first one's run."""
+        super().check_resume(overrides)
+        self.folder_lock = None
+        if RANK == -1 and (save_dir := get_save_dir(self.args)).is_dir():  # DDP workers run under the launcher's hold
+            self.folder_lock = FolderLock(save_dir, "run folder")
+            self.folder_lock.acquire()
+
+    def train(self) -> None:
+        """Ultralytics' training, with the run folder held (a new folder is held from here)."""
+        if RANK != -1:
+            return super().train()
+        self.folder_lock = self.folder_lock or FolderLock(self.save_dir, "run folder")
+        with self.folder_lock:
+            return super().train()
+
+    def set_model_attributes(self) -> None:
+        """Ultralytics' hook before the optimizer is built; also builds the distiller once."""
+        super().set_model_attributes()
+        if not methods.distils(self.args.kd_method) or self.distiller is not None:
+            return
+        a = self.args
+        self.teacher = self.teacher.to(self.device)
+        if self.device.type == "cuda" and a.channels_last is not False:  # as Ultralytics does the student
+            self.teacher = self.teacher.to(memory_format=torch.channels_last)
+        levels = probe_levels(unwrap_model(self.model), self.teacher, a.kd_box)
+        self.distiller = build_distiller(vars(a), levels.student, levels.teacher, levels.reg_max).to(self.device)
+        broadcast_from_rank0(self.distiller)
+        if RANK in {-1, 0}:
+            n = sum(p.numel() for p in self.distiller.parameters())
+            LOGGER.info(
+                f"yolokd: {a.kd_method} from teacher {a.teacher}; levels student {list(levels.student)} -> "
+                f"teacher {list(levels.teacher)} channels; {n:,} train-only parameters"
+            )
+
+    def build_optimizer(self, model, name="auto", lr=0.001, momentum=0.9, decay=1e-5, iterations=1e5):
+        """Ultralytics' optimizer plus the distiller's param groups (:func:`.optim.add_param_groups`)."""
+        optimizer = super().build_optimizer(model, name, lr, momentum, decay, iterations)
+        optim.add_param_groups(optimizer, list(self.distiller.parameters()) if self.distiller is not None else [])
+        return optimizer
+
+    def _build_train_pipeline(self) -> None:
+        """Ultralytics' loaders and weight-decay scaling; the distiller's decayed group follows the student's."""
+        super()._build_train_pipeline()
+        optim.follow_decay(self.optimizer)
+
+    def get_validator(self):
+        """Ultralytics' DetectionValidator, given the arguments without yolokd's keys (it re-validates them)."""
+        args = IterableSimpleNamespace(**{k: v for k, v in vars(self.args).items() if k not in KD_DEFAULTS})
+        return DetectionValidator(self.test_loader, save_dir=self.save_dir, args=args, _callbacks=self.callbacks)
+
+    def save_metrics(self, metrics: dict) -> None:
+        """Ultralytics' results.csv row plus the epoch's distillation statistics (``kd/w_*``, ``attn/*``), in every
+        row whether or not the epoch was validated, in the columns of its first row (:func:`.run_files.aligned_row`)."""
+        stats = getattr(getattr(unwrap_model(self.model), "criterion", None), "epoch_stats", None) or {}
+        super().save_metrics(run_files.aligned_row(self.csv, {**metrics, **stats}))
+
+    def label_loss_items(self, loss_items=None, prefix="train"):
+        """Loss columns; ``val/kd_*`` are left out, as validation runs the plain student criterion (they would be 0)."""
+        items = super().label_loss_items(loss_items, prefix)
+        if prefix != "val":
+            return items
+        if isinstance(items, dict):
+            return {k: v for k, v in items.items() if not k.startswith("val/kd_")}
+        return [k for k in items if not k.startswith("val/kd_")]
+
+    def _load_checkpoint_state(self, ckpt: dict) -> None:
+        """Ultralytics' restore of optimizer, scaler and EMA; a checkpoint whose optimizer has other parameter
+        groups (a run begun by yolokd 0.1.0, whose distiller had one group) is refused by name, not by torch."""
+        saved = (ckpt.get("optimizer") or {}).get("param_groups")
+        if saved is not None and len(saved) != len(self.optimizer.param_groups):
+            raise SettingsError(
+                f"'{self.args.resume}' cannot be resumed by this yolokd: its optimizer has {len(saved)} parameter "
+                f"groups and this run's has {len(self.optimizer.param_groups)} (yolokd 0.2.0 split the distiller's "
+                "into decayed weights and undecayed biases). Resume it with the yolokd that began it, or start the "
+                "run again from its weights (model=.../last.pt, without resume)"
+            )
+        super()._load_checkpoint_state(ckpt)
+
+    def _setup_train(self) -> None:
+        super()._setup_train()  # ends with resume_training(): start_epoch and optimizer state are restored
+        if self.distiller is None:
+            return
+        if self.resume:
+            self._restore_distiller(Path(self.args.resume), self.start_epoch)
+        student = unwrap_model(self.model)  # after ModelEMA's deepcopy: the EMA keeps the plain criterion
+        teacher = TeacherRunner(self.teacher, need_head=self.distiller.needs_head)
+        warn = LOGGER.warning if RANK in {-1, 0} else (lambda msg: None)
+        student.criterion = KDCriterion(student.init_criterion(), teacher, self.distiller, student_outputs, warn)
+
+    def _handle_nan_recovery(self, epoch: int) -> bool:
+        """Ultralytics rolls the student back to last.pt after a NaN loss; the distiller goes back with it."""
+        recovered = super()._handle_nan_recovery(epoch)
+        if recovered and self.distiller is not None:
+            self._restore_distiller(self.last, epoch)  # last.pt is the end of the epoch before this one
+        return recovered
+
+    def _restore_distiller(self, last: Path, start_epoch: int) -> None:
+        run_files.load_distiller(self.distiller, last, start_epoch, self.device)
+        broadcast_from_rank0(self.distiller)
+
+    def _model_train(self) -> None:
+        super()._model_train()
+        if self.distiller is not None:
+            self.distiller.train()
+            self.distiller.set_epoch(self.epoch, self.epochs, self.args.kd_schedule, self.args.kd_stop)
+
+    def optimizer_step(self) -> None:
+        if self.distiller is not None and self.world_size > 1:
+            average_gradients([p for p in self.distiller.parameters() if p.requires_grad])
+        super().optimizer_step()
+
+    def save_model(self) -> bool:
+        """Ultralytics' checkpoints, never half-written; the distiller's state first (:mod:`.run_files`)."""
+        if self.distiller is not None:
+            run_files.save_distiller(self.distiller, self.epoch, self.wdir)
+        return run_files.save_checkpoints(self, super().save_model)
+
+    def final_eval(self) -> None:
+        """Ultralytics' final validation of best.pt, with the optimizer stripped atomically."""
+        run_files.final_eval(self)

@@ -220,8 +220,8 @@ def check_keys(overrides: dict[str, Any], extra: set[str] = frozenset()) -> None
     for key in overrides:
         if key not in valid and key not in {"save_dir", "augmentations"}:
             raise unknown_key_error(key, valid)
+    own = methods.METHODS.get(overrides.get("kd_method"), methods.METHODS["none"]).by == "ultralytics"
     for reserved in ("distill_model", "dis"):
-        own = methods.METHODS.get(overrides.get("kd_method"), methods.METHODS["none"]).by == "ultralytics"
         if overrides.get(reserved, ultra[reserved]) != ultra[reserved] and not own:
             hint = " (in yolokd compare, per row: methods=none,native@dis=3)" if reserved == "dis" else ""
             what = f"'{reserved}=' is Ultralytics' own distillation"

@@ -461,8 +461,9 @@ def test_compare_scores_weights_no_epoch_was_picked_on(tmp_path, data, teacher, 
 
     monkeypatch.setattr(yolokd.compare.train, "evaluate", spy)
     monkeypatch.setattr(yolokd.compare.plan, "evaluate", spy)
-    kw = dict(data=str(data), teacher=str(teacher), methods="none", seeds=1, epochs=2, project=str(tmp_path), **ARGS)
-    out = compare(name="c", examples=0, **kw)
+    records = tmp_path / "records"
+    kw = dict(data=str(data), teacher=str(teacher), methods="none", seeds=1, epochs=1, project=str(tmp_path), **ARGS)
+    out = compare(name="c", examples=0, records=str(records), **kw)
     weights = out / "none-s0" / "weights"
     assert validated == [("c/none-s0/weights/last.pt", "val"), ("given", "val")]  # the student, then the teacher
     assert json.loads((out / "none-s0" / "metrics.json").read_text())["scored"] == "last.pt on val"
@@ -491,7 +492,6 @@ def test_compare_scores_weights_no_epoch_was_picked_on(tmp_path, data, teacher, 
         in (out2 / "table.md").read_text()
     )
 
-    records = tmp_path / "records"  # a record keeps how it was scored: another score= does not pool with it
-    compare(name="r", examples=0, records=str(records), **kw)
+    # a record keeps how it was scored: a comparison scoring otherwise does not pool with it
     with pytest.raises(SettingsError, match=r"was scored on last.pt on val, this comparison scores best.pt on val"):
         compare(name="r2", examples=0, records=str(records), score="best", **kw)

@@ -1,10 +1,18 @@
-"""How strong is each distillation term? Its logged loss next to the detection loss, per run of a compare folder.
+"""How strong is each distillation term? Its logged loss next to the detection loss.
 
-Reads ``summary.json`` and every run's ``results.csv`` (``train/box_loss``, ``cls_loss``, ``dfl_loss``, the
-yolokd terms ``kd_cwd``/``kd_cls``/``kd_box`` and Ultralytics' native ``dis_loss``); writes a Markdown table
-to stdout and, with ``--png``, the curves of distillation loss / detection loss per epoch.
+Per run of a compare folder: reads ``summary.json`` and every run's ``results.csv`` (``train/box_loss``,
+``cls_loss``, ``dfl_loss``, the yolokd terms ``kd_cwd``/``kd_cls``/``kd_box`` and Ultralytics' native
+``dis_loss``); writes a Markdown table to stdout and, with ``--png``, the curves of distillation loss /
+detection loss per epoch.
+
+``measure``: the same ratio for yolokd's default (``kd_method=cwd``) at the image sizes and batch sizes users
+train at, over the first epochs of short trainings (seed 0, the benchmark's recipe: Adam lr0 0.001, nbs =
+batch, no validation): does the CWD term keep its strength relative to box/cls/dfl when each level has 4x the
+positions? Prints one row per size and batch and the ratio of ratios 640 / 320 px.
 
 Usage: .venv/bin/python benchmarks/loss_scale.py runs/bench/signals [--png out.png] > losses.md
+       .venv/bin/python benchmarks/loss_scale.py measure DATA.yaml TEACHER.pt OUT_DIR [--epochs 3]
+           [--imgsz 320,640] [--batch 8,16]          (the table: OUT_DIR/loss_scale.md, also printed last)
 """
 
 from __future__ import annotations
@@ -23,7 +31,60 @@ def rows(run: Path) -> list[dict[str, float]]:
         return [{k.strip(): float(v) for k, v in r.items() if v.strip()} for r in csv.DictReader(f)]
 
 
+def measure(data: Path, teacher: Path, out: Path, epochs: int, sizes: list[int], batches: list[int]) -> None:
+    import os
+
+    os.environ.setdefault("YOLO_OFFLINE", "1")
+    os.environ.setdefault("YOLO_AUTOINSTALL", "0")
+    import yolokd
+
+    ratios: dict[tuple[int, int], list[float]] = {}
+    lines = [
+        f"yolokd {yolokd.__version__}, default kd_method=cwd; teacher `{teacher}`; data `{data}`; first {epochs} "
+        "epochs of each training (mosaic on, as a long run's first epochs); losses as logged per epoch.",
+        "",
+        "| imgsz | batch | det (box+cls+dfl) per epoch | kd_cwd per epoch | kd_cwd / det per epoch | mean |",
+        "|---:|---:|---|---|---|---:|",
+    ]
+    for imgsz in sizes:
+        for batch in batches:
+            run = out / f"i{imgsz}-b{batch}"
+            if not ((run / "results.csv").is_file() and len(rows(run)) >= epochs):
+                yolokd.distill(
+                    student="yolov8n.yaml", teacher=str(teacher), data=str(data), epochs=epochs, imgsz=imgsz,
+                    batch=batch, nbs=batch, seed=0, workers=2, val=False, plots=False, close_mosaic=0,
+                    project=str(out), name=run.name, exist_ok=True,
+                )  # fmt: skip
+            rs = rows(run)[:epochs]
+            det = [sum(r[k] for k in DET) for r in rs]
+            kd = [r["train/kd_cwd"] for r in rs]
+            ratios[imgsz, batch] = [k / d for k, d in zip(kd, det)]
+            mean = sum(ratios[imgsz, batch]) / len(rs)
+            cells = [" / ".join(f"{v:.3g}" for v in vs) for vs in (det, kd, ratios[imgsz, batch])]
+            lines.append(f"| {imgsz} | {batch} | {cells[0]} | {cells[1]} | {cells[2]} | {mean:.3f} |")
+    lo, hi = min(sizes), max(sizes)
+    lines += ["", f"kd_cwd / det at {hi} px over the same at {lo} px (mean over the epochs):"]
+    for batch in batches:
+        a, b = (sum(ratios[s, batch]) / len(ratios[s, batch]) for s in (lo, hi))
+        lines.append(f"- batch {batch}: {b / a:.2f}x")
+    (out / "loss_scale.md").write_text("\n".join(lines) + "\n")  # Ultralytics logs to stdout while it trains
+    print("\n".join(lines))
+
+
 def main() -> None:
+    import sys
+
+    if sys.argv[1:2] == ["measure"]:
+        mp = argparse.ArgumentParser(prog="loss_scale.py measure")
+        mp.add_argument("data", type=Path)
+        mp.add_argument("teacher", type=Path)
+        mp.add_argument("out", type=Path)
+        mp.add_argument("--epochs", type=int, default=3)
+        mp.add_argument("--imgsz", default="320,640")
+        mp.add_argument("--batch", default="8,16")
+        a = mp.parse_args(sys.argv[2:])
+        ints = lambda text: [int(x) for x in text.split(",")]  # noqa: E731
+        return measure(a.data, a.teacher, a.out.resolve(), a.epochs, ints(a.imgsz), ints(a.batch))
     ap = argparse.ArgumentParser()
     ap.add_argument("compare_dir", type=Path)
     ap.add_argument("--png", type=Path)

@@ -2,11 +2,8 @@
 
 Each term is a small pure-torch module, ``term(student: Outputs, teacher: Outputs) -> scalar``, in
 its own file under ``losses/``; which terms a method builds, from which settings, is the registry's
-(:mod:`yolokd.methods`), which ``build_distiller`` reads. Adding a term is its file and one ``Term`` there.
-
-    kd_cwd   FeatureCWD          adapters + attention + CWD on the neck features     weight kd_weight
-    kd_cls   ClassScoreKD        teacher's class probabilities as soft targets      weight kd_cls
-    kd_box   BoxDistributionKD   LD of the DFL box distributions                    weight kd_box
+(:mod:`yolokd.methods`, where the terms are listed), which ``build_distiller`` reads. Adding a term is its
+file and one ``Term`` there.
 
 Every weight is multiplied by the schedule's scale for the epoch (``kd_schedule``, ``kd_stop``).
 Nothing here is saved with the student.

@@ -107,7 +107,7 @@ def check_train(args: dict[str, Any]) -> None:
             raise SettingsError("resume needs the run to continue: yolokd train resume model=runs/.../weights/last.pt")
         return
     if not args.get("data"):
-        raise SettingsError("yolokd train needs data=path/to/data.yaml (a YOLO-format dataset, see README 'Data')")
+        raise SettingsError("yolokd train needs data=path/to/data.yaml (a YOLO-format dataset, see docs/data.md)")
     check_kd_settings({k: v for k, v in resolved.items() if k in KD_DEFAULTS})
 
 

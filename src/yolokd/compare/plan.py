@@ -144,12 +144,12 @@ class Teachers:
         c = self.c
         if c.teacher_epochs is None or c.records is None:
             return None
-        t_dir, _, _, recipe = self.spec(k)
+        t_dir, over, _, recipe = self.spec(k)
         rec = c.records / t_dir.name
         if (t_dir / "weights" / "best.pt").is_file() or not has_record(rec):
             return None
         t = record_metrics(rec)
-        if t.get("fingerprint", {}).get("recipe") != recipe or was_scored(t, self.spec(k)[1]) != scored_as(c.scored):
+        if t.get("fingerprint", {}).get("recipe") != recipe or was_scored(t, over) != scored_as(c.scored):
             return None
         log(f"teacher{c.where(k)} (recorded in {rec}): {scores(t)}")
         return {**t, "how": "recorded", "weights": str(rec / "weights" / "best.pt")}

@@ -143,15 +143,14 @@ def probe_levels(student: nn.Module, teacher: nn.Module, kd_box: float) -> Level
     """The channels of each level entering both Detect heads and their DFL bins; refuses levels of other strides,
     and ``kd_box`` where a head has no bins or the bins differ."""
     imgsz = 4 * max(int(student.stride.max()), int(teacher.stride.max()), 32)
-    s_shapes = probe_features(student, detect_head(student, "student"), imgsz)
-    t_shapes = probe_features(teacher, detect_head(teacher, "teacher"), imgsz)
+    s_head, t_head = detect_head(student, "student"), detect_head(teacher, "teacher")
+    s_shapes, t_shapes = probe_features(student, s_head, imgsz), probe_features(teacher, t_head, imgsz)
     if len(s_shapes) != len(t_shapes) or any(s[2:] != t[2:] for s, t in zip(s_shapes, t_shapes)):
         raise SettingsError(
             f"teacher and student feature levels differ: student {[tuple(s[1:]) for s in s_shapes]} vs "
             f"teacher {[tuple(t[1:]) for t in t_shapes]} (C, H, W at {imgsz}px); use a teacher whose "
             "Detect head sees the same strides (e.g. no P6 teacher for a P5 student)"
         )
-    s_head, t_head = detect_head(student, "student"), detect_head(teacher, "teacher")
     if kd_box > 0:
         for role, head in (("student", s_head), ("teacher", t_head)):
             if head.reg_max < 2:

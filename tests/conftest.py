@@ -15,6 +15,19 @@ import pytest  # noqa: E402
 
 from yolokd.data.synthetic import make_dataset  # noqa: E402
 
+
+def pytest_collection_modifyitems(config, items):
+    """Tests marked ``cuda`` run where a GPU is (``benchmarks/gpu.sh``); elsewhere they are skipped, named."""
+    import torch
+
+    if torch.cuda.is_available():
+        return
+    skip = pytest.mark.skip(reason="needs a CUDA GPU (benchmarks/gpu.sh runs these with -m cuda)")
+    for item in items:
+        if "cuda" in item.keywords:
+            item.add_marker(skip)
+
+
 TINY = dict(epochs=1, imgsz=64, batch=4, workers=0, device="cpu", plots=False, exist_ok=True, seed=0)
 
 

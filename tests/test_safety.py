@@ -128,7 +128,7 @@ def test_non_finite_kd_never_reaches_the_weights(bad, caplog):
         assert int(crit.skipped) == (0 if finite else 1)
         with caplog.at_level(logging.WARNING):
             crit.update()
-        assert ("not finite on 1 batch" in caplog.text) == (not finite)
+        assert ("not finite on 1 of 1 batches" in caplog.text) == (not finite)
         caplog.clear()
 
 

@@ -13,8 +13,11 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from yolokd import precision as precisions
 from yolokd.distiller import Distiller
 from yolokd.losses.outputs import Outputs
+
+SKIP_WARN = 0.01  # more than this fraction of an epoch's distilled batches skipped: say why and how to fix it
 
 
 class _GradGate(torch.autograd.Function):
@@ -38,17 +41,21 @@ class KDCriterion:
     """Wraps the student's detection criterion; appends the distillation terms (``kd_cwd``, ``kd_cls``, ...).
 
     The loss vector gets one entry, the weighted sum times the batch size (as the base losses); the
-    items dict gets each weighted term, so results.csv has a column per term. A non-finite
+    items dict gets each weighted term, so results.csv has a column per term. The teacher and the
+    distiller run in ``precision`` (:mod:`yolokd.precision`); the loss is float32. A non-finite
     distillation loss on a batch is replaced by 0 and its gradients (to the student's outputs and to
-    the distiller) are zeroed, without a host-device sync; the batches are counted and reported once
-    per epoch. In epochs where the schedule's scale is 0 the teacher is not run at all.
+    the distiller) are zeroed, without a host-device sync; the epoch's fraction of such batches is the
+    statistic ``kd/skipped``, and above ``SKIP_WARN`` one line names the cause (the teacher's features
+    overflowing float16, or the student's side) and the fix. In epochs where the schedule's scale is 0
+    the teacher is not run at all.
 
     Args:
         base: the student's own criterion, ``base(preds, batch) -> (loss_vector, items)``.
         teacher: ``teacher(images) -> Outputs`` of the frozen teacher (has a ``.model``).
         distiller: the named terms.
         student: ``student(preds) -> Outputs`` reading the student's training-mode predictions.
-        warn: called with a message once per epoch when batches were skipped.
+        warn: called with a message once per epoch when more than ``SKIP_WARN`` of the batches were skipped.
+        precision: ``kd_precision``: ``amp`` (the trainer's autocast), ``fp32``, ``bf16`` or ``fp16``.
     """
 
     def __init__(
@@ -58,10 +65,14 @@ class KDCriterion:
         distiller: Distiller,
         student: Callable[[Any], Outputs],
         warn: Callable[[str], None] = print,
+        precision: str = "amp",
     ) -> None:
         self.base, self.teacher, self.distiller, self.student, self.warn = base, teacher, distiller, student, warn
+        self.precision, self.ran_in = precision, "fp32"  # the setting; what the teacher last ran in
         self.finite = torch.ones((), dtype=torch.bool)  # this batch's flag, read by the gradient gates
         self.skipped = torch.zeros((), dtype=torch.int64)  # non-finite batches this epoch, on the loss device
+        self.teacher_bad = torch.zeros((), dtype=torch.int64)  # of which the teacher's outputs were not finite
+        self.batches = 0  # distilled batches this epoch (counted on the host: no sync)
         self.epoch_stats: dict[str, float] = {}  # the last epoch's weights and attention statistics, for results.csv
         for p in distiller.parameters():
             p.register_hook(lambda g: torch.where(self.finite, g, torch.zeros_like(g)))
@@ -75,18 +86,29 @@ class KDCriterion:
         model = getattr(self.teacher, "model", None)
         if model is not None and model.training:  # nothing should switch it, but the teacher must stay in eval mode
             model.eval()
-        with torch.no_grad():
-            teacher = self.teacher(batch["img"])  # the same augmented batch the student sees
+        device = batch["img"].device.type
         finite = torch.ones((), dtype=torch.bool, device=loss.device)
         self.finite = finite
-        s = self.student(preds)
-        student = Outputs([_gate(f, finite) for f in s.feats], _gate(s.scores, finite), _gate(s.boxes, finite))
-        parts = self.distiller(student, teacher)
-        kd = parts.pop("kd_loss")
+        with precisions.autocast(self.precision, device):
+            self.ran_in = precisions.active(device)
+            with torch.no_grad():
+                teacher = self.teacher(batch["img"])  # the same augmented batch the student sees
+            s = self.student(preds)
+            if self.ran_in == "fp32":  # the student's AMP outputs are float16, the distiller's weights float32
+                s = Outputs(
+                    [f.float() for f in s.feats], *(None if x is None else x.float() for x in (s.scores, s.boxes))
+                )
+            student = Outputs([_gate(f, finite) for f in s.feats], _gate(s.scores, finite), _gate(s.boxes, finite))
+            parts = self.distiller(student, teacher)
+        kd = parts.pop("kd_loss").float()
+        outputs = [x for x in (*teacher.feats, teacher.scores, teacher.boxes) if x is not None]
+        teacher_ok = torch.stack([torch.isfinite(x).all() for x in outputs]).all().to(loss.device)
         finite.copy_(torch.isfinite(kd))
         self.skipped = self.skipped.to(finite.device) + (~finite).long()
+        self.teacher_bad = self.teacher_bad.to(finite.device) + (~teacher_ok).long()
+        self.batches += 1
         kd = torch.where(finite, kd, torch.zeros_like(kd))
-        terms = {k: torch.where(finite, v, torch.zeros_like(v)).detach() for k, v in parts.items()}
+        terms = {k: torch.where(finite, v.float(), torch.zeros_like(v.float())).detach() for k, v in parts.items()}
         batch_size = batch["img"].shape[0]  # base losses are scaled by batch size too
         return torch.cat([loss, (kd * batch_size).reshape(1).to(loss.dtype)]), {**items, **terms}
 
@@ -96,10 +118,36 @@ class KDCriterion:
         return copy.deepcopy(self.base, memo)
 
     def update(self) -> None:
-        """Ultralytics' end-of-epoch hook: report skipped batches, collect statistics, forward the call."""
-        self.epoch_stats = self.distiller.pop_stats()
-        if n := int(self.skipped):
-            self.warn(f"yolokd: the distillation loss was not finite on {n} batch(es) this epoch; skipped them")
+        """Ultralytics' end-of-epoch hook: collect statistics, report skipped batches, forward the call."""
+        n, bad_teacher = int(self.skipped), int(self.teacher_bad)  # the epoch's one host sync for them
+        self.epoch_stats = {**self.distiller.pop_stats(), "kd/skipped": n / self.batches if self.batches else 0.0}
+        if self.batches and n / self.batches > SKIP_WARN:
+            self.warn(skip_message(n, self.batches, bad_teacher, self.ran_in))
         self.skipped.zero_()
+        self.teacher_bad.zero_()
+        self.batches = 0
         if hasattr(self.base, "update"):
             self.base.update()
+
+
+def skip_message(n: int, batches: int, bad_teacher: int, ran_in: str) -> str:
+    """One line: how many batches trained without distillation, why, and the setting that fixes it."""
+    head = (
+        f"yolokd: the distillation loss was not finite on {n} of {batches} batches this epoch ({n / batches:.0%}); "
+        "they trained without it"
+    )
+    if bad_teacher and ran_in == "fp16":
+        return (
+            f"{head}: the teacher's outputs overflow float16 (largest value 65504) on {bad_teacher} of them. Fix: "
+            "kd_precision=bf16 (float32's range) or kd_precision=fp32"
+        )
+    if bad_teacher:
+        fix = "kd_precision=fp32, or " if ran_in != "fp32" else ""
+        return (
+            f"{head}: the teacher's outputs are not finite in {ran_in} on {bad_teacher} of them. Fix: {fix}check "
+            "the teacher on these images (yolo val model=<teacher> data=<data>)"
+        )
+    return (
+        f"{head}: the teacher's outputs were finite, so the student's side overflowed in {ran_in} (its "
+        "features, the adapters or attention). Fix: kd_precision=fp32, or a lower kd_weight or lr0"
+    )

@@ -132,11 +132,12 @@ METHODS: dict[str, Method] = {
 }
 SCHEDULE = ("kd_schedule", "kd_stop")  # read by every method yolokd runs: the weights over epochs
 COMMON = ("teacher", "kd_method", "kd_allow_class_mismatch")  # read before any term: which teacher, which method
+RUNTIME = ("kd_precision",)  # read by every method yolokd runs: how the teacher and the distiller compute
 
 
 def registered_keys() -> set[str]:
     """Every setting some method, term or the schedule reads: what ``cfg/default.yaml`` must document."""
-    keys = {*COMMON, *SCHEDULE, *(k for m in METHODS.values() for k in m.reads)}
+    keys = {*COMMON, *SCHEDULE, *RUNTIME, *(k for m in METHODS.values() for k in m.reads)}
     return keys | {k for t in TERMS.values() for k in (t.weight, *t.reads)}
 
 
@@ -161,5 +162,5 @@ def relevant(method: str) -> tuple[str, ...]:
     m = METHODS[method]
     if not distils(method):
         return ()
-    keys = [*m.reads, *(k for n in m.terms for k in (TERMS[n].weight, *TERMS[n].reads)), *SCHEDULE]
+    keys = [*m.reads, *(k for n in m.terms for k in (TERMS[n].weight, *TERMS[n].reads)), *SCHEDULE, *RUNTIME]
     return tuple(dict.fromkeys(keys))

@@ -20,6 +20,7 @@ from yolokd import methods
 from yolokd.connectors import ATTENTION_MODES, NORMS
 from yolokd.losses import SOFTMAX_INPUTS
 from yolokd.losses.schedule import SCHEDULES
+from yolokd.precision import PRECISIONS
 
 DEFAULT_YAML = Path(__file__).with_name("default.yaml")
 KD_DEFAULTS: dict[str, Any] = yaml.safe_load(DEFAULT_YAML.read_text(encoding="utf-8"))
@@ -29,6 +30,7 @@ CHOICES = {
     "kd_attn_mode": tuple(m for m in ATTENTION_MODES if m != "none"),  # no attention: kd_method=cwd
     "kd_norm": NORMS,
     "kd_schedule": SCHEDULES,
+    "kd_precision": PRECISIONS,
 }
 
 

@@ -172,7 +172,9 @@ class DistillationTrainer(DetectionTrainer):
         student = unwrap_model(self.model)  # after ModelEMA's deepcopy: the EMA keeps the plain criterion
         teacher = TeacherRunner(self.teacher, need_head=self.distiller.needs_head)
         warn = LOGGER.warning if RANK in {-1, 0} else (lambda msg: None)
-        student.criterion = KDCriterion(student.init_criterion(), teacher, self.distiller, student_outputs, warn)
+        student.criterion = KDCriterion(
+            student.init_criterion(), teacher, self.distiller, student_outputs, warn, self.args.kd_precision
+        )
 
     def _handle_nan_recovery(self, epoch: int) -> bool:
         """Ultralytics rolls the student back to last.pt after a NaN loss; the distiller goes back with it."""

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
 import sys
 from datetime import date
 from pathlib import Path
@@ -112,11 +111,12 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--out", type=Path)
     a = p.parse_args(argv)
     import torch
+    from ultralytics.utils.torch_utils import get_cpu_info
 
     sizes = [int(s) for s in a.imgsz.split(",")]
     head = [
-        f"# Teacher features and kd_cwd in fp16 / bf16 against fp32 ({date.today()}, {platform.processor() or 'cpu'}, "
-        f"torch {torch.__version__})",
+        f"# Teacher features and kd_cwd in fp16 / bf16 against fp32 ({date.today()}, {os.cpu_count()}-core "
+        f"{get_cpu_info()}, torch {torch.__version__})",
         "",
         f"Command: `{' '.join([Path(sys.executable).name, *sys.argv])}`. Teacher `{a.teacher}`, data `{a.data}` "
         f"({a.images} val images), student `{a.student or 'yolov8n.yaml, seed 0'}`.",

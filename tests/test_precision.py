@@ -156,3 +156,19 @@ def test_warning_threshold(teacher):
     crit.batches, crit.skipped = 200, torch.tensor(int(200 * criterion.SKIP_WARN) + 1)
     crit.update()
     assert len(messages) == 1 and "student's side overflowed" in messages[0]
+
+
+def test_gradscaler_unscales_before_the_distillers_clip():
+    """The distiller's gradients are clipped at Ultralytics' norm after AMP's GradScaler unscales them (the
+    clip is an optimizer pre-step hook, and ``scaler.step`` unscales first), not at the scaled values."""
+    from yolokd.integration.optim import MAX_GRAD_NORM, add_param_groups
+
+    student, kd = torch.nn.Parameter(torch.zeros(3)), torch.nn.Parameter(torch.zeros(4, 4))
+    opt = torch.optim.SGD([{"params": [student], "param_group": "weight", "lr": 1.0}], lr=1.0)
+    add_param_groups(opt, [kd])
+    scaler = torch.amp.GradScaler("cpu", init_scale=2.0**16)
+    loss = (kd * torch.full((4, 4), 100.0)).sum() + student.sum()  # each of kd's 16 grads is 100: norm 400
+    scaler.scale(loss).backward()
+    scaler.step(opt)
+    assert torch.allclose(kd.grad.norm(), torch.tensor(MAX_GRAD_NORM), rtol=1e-4)  # unscaled 400 -> clipped 10
+    assert torch.allclose(kd.detach(), torch.full((4, 4), -MAX_GRAD_NORM / 4))  # lr 1 x the clipped grad 2.5

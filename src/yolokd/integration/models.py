@@ -1,8 +1,8 @@
 """The models yolokd distils between, as Ultralytics builds them: the detection head, the frozen teacher and how it
 runs, what the student's training-mode predictions hold, and the checks that a teacher fits a student and a dataset.
 
-Every use of Ultralytics' model internals (``load_checkpoint``, the Detect head's ``cv2``/``cv3``/``reg_max``
-and its training-mode output dict) is here.
+Every use of Ultralytics' model internals (``load_checkpoint``, the Detect head's ``cv2``/``cv3``/``reg_max``,
+its ``end2end`` switch and its training-mode output dict) is here.
 """
 
 from __future__ import annotations

@@ -7,7 +7,8 @@ overrides and calls these Ultralytics internals (all in :mod:`yolokd.integration
 ``_setup_train``, ``_load_checkpoint_state``, ``_model_train``, ``_handle_nan_recovery``,
 ``optimizer_step``, ``save_model`` (``self.last``/``self.best``/``save_period``), ``final_eval``,
 ``save_metrics`` (its header written once); ``load_checkpoint``, ``strip_optimizer``,
-``get_save_dir``; the Detect head's ``cv2``/``cv3``/``reg_max`` and its training-mode output dict.
+``get_save_dir``; the Detect head's ``cv2``/``cv3``/``reg_max``, its ``one2one_cv2`` and ``end2end`` setter
+(which branches fusion keeps) and its training-mode output dict; the criterion ``resume_training`` restores.
 Outside that package, a few places follow Ultralytics conventions rather than call it: ``data/folds.py``
 resolves a dataset's root as ``check_det_dataset`` does and lists its images as ``get_img_files`` does
 (with its ``IMG_FORMATS``), and ``compare.train._finished`` reads a stripped checkpoint's ``epoch == -1``.

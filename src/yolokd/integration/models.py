@@ -1,8 +1,8 @@
 """The models yolokd distils between, as Ultralytics builds them: the detection head, the frozen teacher and how it
 runs, what the student's training-mode predictions hold, and the checks that a teacher fits a student and a dataset.
 
-Every use of Ultralytics' model internals (``load_checkpoint``, the Detect head's ``cv2``/``cv3``/``reg_max``
-and its training-mode output dict) is here.
+Every use of Ultralytics' model internals (``load_checkpoint``, the Detect head's ``cv2``/``cv3``/``reg_max``,
+its ``end2end`` switch and its training-mode output dict) is here.
 """
 
 from __future__ import annotations
@@ -76,8 +76,14 @@ def check_runs(model: nn.Module, path: str | Path, version: str | None, role: st
 
 
 def prepare_teacher(teacher: nn.Module, role: str = "teacher") -> nn.Module:
-    """Make a detection model the frozen teacher yolokd runs: Conv+BN fused, eval mode, fp32, no grad."""
-    detect_head(teacher, role)
+    """Make a detection model the frozen teacher yolokd runs: Conv+BN fused, eval mode, fp32, no grad.
+
+    An end-to-end head (YOLOv10, YOLO26) keeps its one-to-many branches ``cv2``/``cv3``, which the terms read
+    (dense, like the student's that they are compared with): fusion drops the branch the head does not infer
+    with, and a model validated with ``nms=False`` was saved inferring with its one-to-one branches."""
+    head = detect_head(teacher, role)
+    if getattr(head, "one2one_cv2", None) is not None and head.cv2 is not None:
+        head.end2end = False  # fusion below then removes the one-to-one branches, not the one-to-many ones
     teacher = teacher.fuse(verbose=False).eval().float()
     teacher.requires_grad_(False)
     return teacher
@@ -132,6 +138,12 @@ def check_teacher(teacher: nn.Module, kd: Mapping[str, Any], names: list[str], c
                 f"to distil its features anyway"
             )
         LOGGER.warning(f"yolokd: {msg}; distilling features only, as kd_allow_class_mismatch=True")
+    if methods.needs_head(kd) and detect_head(teacher, "teacher").cv2 is None:
+        raise SettingsError(
+            f"teacher '{path}' was saved fused for end-to-end inference, without the one-to-many head branches "
+            "that kd_cls, kd_box and kd_attn_mode=score read; use its training checkpoint (last.pt or best.pt), "
+            "or distil features only: kd_cls=0 kd_box=0 and another kd_attn_mode"
+        )
     if (theirs := input_channels(teacher)) != channels:
         raise SettingsError(
             f"teacher '{path}' takes {theirs}-channel images, but the dataset has channels: {channels}; "

@@ -172,9 +172,11 @@ class DistillationTrainer(DetectionTrainer):
         student = unwrap_model(self.model)  # after ModelEMA's deepcopy: the EMA keeps the plain criterion
         teacher = TeacherRunner(self.teacher, need_head=self.distiller.needs_head)
         warn = LOGGER.warning if RANK in {-1, 0} else (lambda msg: None)
-        student.criterion = KDCriterion(
-            student.init_criterion(), teacher, self.distiller, student_outputs, warn, self.args.kd_precision
-        )
+        # on resume, Ultralytics' resume_training has set an end-to-end head's loss (E2ELoss) to its epoch's
+        # one-to-many / one-to-one weights: that one is wrapped, so the schedule goes on where it stopped
+        base = getattr(student, "criterion", None) if self.resume else None
+        base = student.init_criterion() if base is None else base
+        student.criterion = KDCriterion(base, teacher, self.distiller, student_outputs, warn, self.args.kd_precision)
 
     def _handle_nan_recovery(self, epoch: int) -> bool:
         """Ultralytics rolls the student back to last.pt after a NaN loss; the distiller goes back with it."""

@@ -10,9 +10,10 @@ from ultralytics import YOLO
 from ultralytics.cfg import DEFAULT_CFG
 from ultralytics.utils import LOGGER
 
-from yolokd.cfg import KD_DEFAULTS, SettingsError, bare_name_hint, split_settings, with_recipe
+from yolokd.cfg import KD_DEFAULTS, SettingsError, split_settings, with_recipe
 from yolokd.integration.models import check_runs
 from yolokd.integration.trainer import DistillationTrainer
+from yolokd.integration.weights import resolve_weights
 
 
 def distill(
@@ -46,10 +47,11 @@ def distill(
     if str(model).endswith(".pt") and not Path(model).is_file():
         if rest.get("resume"):
             raise SettingsError(f"nothing to resume: '{model}' not found; pass model=path/to/weights/last.pt")
-        raise SettingsError(
-            f"student '{model}' not found; pass an existing .pt or a model .yaml such as yolov8n.yaml"
-            + bare_name_hint(model)
-        )
+        model = resolve_weights(model, "student")  # yolov8n.pt: found or downloaded as YOLO() would
+        if not Path(model).is_file():
+            raise SettingsError(
+                f"student '{model}' not found; pass an existing .pt or a model .yaml such as yolov8n.yaml"
+            )
     yolo = YOLO(model)
     if str(model).endswith(".pt"):
         check_runs(yolo.model, model, (yolo.ckpt or {}).get("version"), "student")

@@ -34,6 +34,7 @@ from yolokd.distiller import Distiller, build_distiller
 from yolokd.distributed import average_gradients, broadcast_from_rank0
 from yolokd.integration import optim, run_files
 from yolokd.integration.models import TeacherRunner, check_teacher, load_teacher, probe_levels, student_outputs
+from yolokd.integration.weights import resolve_weights
 from yolokd.lock import FolderLock
 
 
@@ -55,6 +56,8 @@ class DistillationTrainer(DetectionTrainer):
     def _init(self, cfg, overrides: dict | None, _callbacks: dict | None) -> None:
         given = {k: v for k, v in (overrides or {}).items() if k in KD_DEFAULTS}  # what the user typed
         kd, overrides = split_settings(dict(overrides or {}))
+        if kd["kd_method"] != "none" and kd["teacher"] and not overrides.get("resume"):
+            kd["teacher"] = resolve_weights(kd["teacher"], "teacher")  # yolov8l.pt: found or downloaded
         if methods.METHODS[kd["kd_method"]].by == "ultralytics":
             overrides["distill_model"] = kd["teacher"]
         with torch_threads():  # Ultralytics' select_device sets cpu_count - 1 threads process-wide; train() sets ours

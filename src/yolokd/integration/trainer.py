@@ -28,7 +28,7 @@ from ultralytics.utils.torch_utils import unwrap_model
 
 from yolokd import methods
 from yolokd._env import all_cores, torch_threads
-from yolokd.cfg import KD_DEFAULTS, SettingsError, resume_settings, split_settings
+from yolokd.cfg import KD_DEFAULTS, SettingsError, resume_settings, split_settings, with_recipe
 from yolokd.criterion import KDCriterion
 from yolokd.distiller import Distiller, build_distiller
 from yolokd.distributed import average_gradients, broadcast_from_rank0
@@ -55,7 +55,7 @@ class DistillationTrainer(DetectionTrainer):
 
     def _init(self, cfg, overrides: dict | None, _callbacks: dict | None) -> None:
         given = {k: v for k, v in (overrides or {}).items() if k in KD_DEFAULTS}  # what the user typed
-        kd, overrides = split_settings(dict(overrides or {}))
+        kd, overrides = split_settings(with_recipe(dict(overrides or {})))  # every entry point: the same recipe
         if kd["kd_method"] != "none" and kd["teacher"] and not overrides.get("resume"):
             kd["teacher"] = resolve_weights(kd["teacher"], "teacher")  # yolov8l.pt: found or downloaded
         if methods.METHODS[kd["kd_method"]].by == "ultralytics":

@@ -29,7 +29,8 @@ def distill(
     when resuming); other yolokd settings (``kd_tau=``,
     ``kd_weight=``, ``kd_cls=``, ...) and any Ultralytics train argument pass through ``train_args``;
     ``recipe=`` presets settings (``cfg.RECIPES``) where none of those gives another: the default recipe the
-    benchmark's Adam, lr0 0.001, momentum 0.9; ``recipe="paper"`` the paper's settings.
+    benchmark's Adam, lr0 0.001, momentum 0.9; ``recipe="paper"`` the paper's settings. The run folder is where
+    ``yolo train`` puts it: ``project=``/``name=``, else under Ultralytics' ``runs_dir`` setting.
     """
     overrides = {"model": str(student), "data": data, **train_args}
     if method is not None:
@@ -41,8 +42,6 @@ def distill(
     kd = {k: kd[k] for k in overrides if k in KD_DEFAULTS}  # only those given: resume warns about each
     if not rest.get("data") and not rest.get("resume"):
         raise SettingsError("distill needs data=path/to/data.yaml (a YOLO-format dataset)")
-    if not rest.get("resume") and not rest.get("project"):  # like `yolo train` run here, whatever Ultralytics'
-        rest["project"] = str(Path.cwd() / "runs" / "detect")  # settings file remembers as runs_dir
     model = rest.pop("model")
     if str(model).endswith(".pt") and not Path(model).is_file():
         if rest.get("resume"):

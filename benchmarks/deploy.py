@@ -15,7 +15,7 @@ import platform
 import sys
 from pathlib import Path
 
-import yolokd  # noqa: F401  # isort: skip  (offline environment before Ultralytics is imported)
+import _offline  # noqa: F401  # isort: skip  (YOLO_OFFLINE=1, YOLO_AUTOINSTALL=0 before Ultralytics)
 import onnxruntime
 import torch
 

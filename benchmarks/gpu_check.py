@@ -18,10 +18,14 @@ import argparse
 import contextlib
 import csv
 import json
+import os
 import sys
 import time
 from datetime import datetime, timezone
 from pathlib import Path
+
+os.environ.setdefault("YOLO_OFFLINE", "1")  # benchmarks run offline (gpu.sh sets it too); yolokd leaves it to its user
+os.environ.setdefault("YOLO_AUTOINSTALL", "0")
 
 SIZES = {
     False: dict(teacher="yolov8l.yaml", imgsz=640, batch=16, teacher_epochs=10, epochs=5, iters=20),

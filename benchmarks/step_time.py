@@ -26,7 +26,7 @@ import time
 from copy import deepcopy
 from pathlib import Path
 
-import yolokd  # noqa: F401  # isort: skip  (offline environment before Ultralytics is imported)
+import _offline  # noqa: F401  # isort: skip  (YOLO_OFFLINE=1, YOLO_AUTOINSTALL=0 before Ultralytics)
 import torch
 from ultralytics.cfg import get_cfg
 from ultralytics.nn.distill_model import DistillationModel

@@ -88,25 +88,6 @@ def test_distill_needs_data():
         distill("yolov8n.yaml", method="none")
 
 
-def test_runs_land_under_the_current_folder_whatever_the_settings_file_says(tmp_path, data):
-    """Ultralytics' settings remember the folder of the first run as runs_dir; yolokd writes under the cwd."""
-    import os
-
-    env = {**os.environ, "YOLO_CONFIG_DIR": str(tmp_path / "config")}
-    elsewhere, here = tmp_path / "first-clone", tmp_path / "work"
-    here.mkdir()
-    from ultralytics.utils import SettingsManager  # the settings file that process will read, written from here
-
-    SettingsManager(tmp_path / "config" / "Ultralytics" / "settings.json").update(runs_dir=str(elsewhere / "runs"))
-    cmd = [YOLOKD, "train", "model=yolov8n.yaml", f"data={data}", "kd_method=none", "epochs=1", "imgsz=64",
-           "batch=4", "workers=0", "device=cpu", "plots=False"]  # fmt: skip
-    r = subprocess.run(cmd, cwd=here, env=env, capture_output=True, text=True, timeout=600)
-    assert r.returncode == 0, r.stderr[-2000:]
-    assert "Creating new Ultralytics Settings" not in r.stdout + r.stderr  # it read the settings written above
-    assert (here / "runs" / "detect" / "train" / "weights" / "best.pt").is_file()
-    assert not elsewhere.exists()
-
-
 @pytest.mark.parametrize("word", ["none", "None", "null"])
 def test_none_words_mean_the_same_as_leaving_the_setting_out(word, data):
     """The command line turns `none`/`None` into Python None; every setting taking none reads them alike."""

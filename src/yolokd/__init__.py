@@ -1,7 +1,7 @@
 """yolokd: attention-enhanced channel-wise knowledge distillation for Ultralytics YOLO.
 
-``import yolokd`` makes Ultralytics run offline (YOLO_OFFLINE=1, YOLO_AUTOINSTALL=0, a
-writable YOLO_CONFIG_DIR) unless those variables are already set. The Ultralytics-facing
+``import yolokd`` leaves the process as it was: Ultralytics runs with the user's environment and settings
+(online or ``YOLO_OFFLINE=1``, their ``YOLO_CONFIG_DIR``, ``runs_dir`` and loggers). The Ultralytics-facing
 names (``distill``, ``DistillationTrainer``) are imported lazily, so the pure-torch parts
 (``yolokd.losses``, ``yolokd.attention``, ``yolokd.distiller``) load without Ultralytics. An
 Ultralytics release outside the supported range (:mod:`yolokd._compat`) fails the import at once.
@@ -13,7 +13,6 @@ import sys
 from pathlib import Path
 
 from yolokd._compat import check_ultralytics
-from yolokd._env import setup_offline_env
 
 __version__ = "0.2.0"
 __all__ = ["DistillationTrainer", "distill", "__version__"]
@@ -24,7 +23,6 @@ except ImportError as e:
     if Path(sys.argv[0]).name == "yolokd":  # the command line: the line alone, no traceback
         sys.exit(f"yolokd: error: {e}")
     raise
-setup_offline_env()
 
 
 def __getattr__(name: str):

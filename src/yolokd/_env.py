@@ -1,35 +1,32 @@
-"""The process yolokd runs in: offline defaults for Ultralytics (applied before it is first imported), CPU threads."""
+"""CPU threads for training: every core for the run, then the process's own setting back.
+
+yolokd changes nothing else in the process: Ultralytics' environment (``YOLO_OFFLINE``, ``YOLO_AUTOINSTALL``,
+``YOLO_CONFIG_DIR``) and settings (``runs_dir``, ``datasets_dir``, the loggers) are the user's.
+"""
 
 from __future__ import annotations
 
 import os
-import tempfile
-from pathlib import Path
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 
-def _writable(path: Path) -> bool:
-    try:
-        path.mkdir(parents=True, exist_ok=True)
-        probe = path / ".write-test"
-        probe.touch()
-        probe.unlink()
-        return True
-    except OSError:
-        return False
+def all_cores() -> int:
+    """Every CPU core, up to 8: Ultralytics trains on cpu_count - 1 threads, and on 2 cores both were measured
+    1.7x faster than one (benchmarks/results/step_time_cpu.md)."""
+    return min(8, os.cpu_count() or 1)
 
 
-def setup_offline_env() -> None:
-    """Set YOLO_OFFLINE=1, YOLO_AUTOINSTALL=0 and a writable YOLO_CONFIG_DIR unless already set."""
-    os.environ.setdefault("YOLO_OFFLINE", "1")
-    os.environ.setdefault("YOLO_AUTOINSTALL", "0")
-    if "YOLO_CONFIG_DIR" not in os.environ:
-        home = Path.home() / ".config" / "yolokd"
-        os.environ["YOLO_CONFIG_DIR"] = str(home if _writable(home) else Path(tempfile.gettempdir()) / "yolokd-config")
-
-
-def use_all_cores() -> None:
-    """Train on every CPU core (up to 8): Ultralytics sets cpu_count - 1 threads, and on 2 cores both were
-    measured 1.7x faster than one (benchmarks/results/step_time_cpu.md)."""
+@contextmanager
+def torch_threads(n: int | None = None) -> Iterator[None]:
+    """Run the block with ``n`` torch threads (None: as many as the block sets), then restore the number the
+    process had, also on error: torch's thread count is process-wide, and a training must not keep it."""
     import torch
 
-    torch.set_num_threads(min(8, os.cpu_count() or 1))
+    before = torch.get_num_threads()
+    try:
+        if n is not None:
+            torch.set_num_threads(n)
+        yield
+    finally:
+        torch.set_num_threads(before)

@@ -16,7 +16,7 @@ import ast
 import sys
 from typing import Any
 
-import yolokd  # sets the offline environment before Ultralytics is imported
+import yolokd  # the supported Ultralytics range, checked before anything else
 from yolokd.cfg import (
     DEFAULT_YAML,
     KD_DEFAULTS,

@@ -67,12 +67,15 @@ def attention_maps(
     from ultralytics.data.augment import LetterBox
 
     from yolokd.integration.models import detect_head, load_teacher
+    from yolokd.integration.weights import resolve_weights
 
     model_path = Path(model)
     if not model_path.is_file():
         raise SettingsError(f"model '{model}' not found; pass a trained student checkpoint, e.g. runs/.../best.pt")
     args = _run_args(model_path)
     teacher = teacher or args.get("teacher")
+    if teacher:
+        teacher = resolve_weights(teacher, "teacher")  # yolov8l.pt: found or downloaded as Ultralytics does
     if not teacher or not Path(teacher).is_file():
         raise SettingsError(f"teacher '{teacher}' not found; pass teacher=path/to/teacher.pt")
     imgsz = int(imgsz or args.get("imgsz") or 640)

@@ -152,12 +152,13 @@ def check_kd_settings(kd: dict[str, Any], require_teacher: bool = True) -> dict[
         teacher = out["teacher"]
         if not teacher:
             raise SettingsError(f"kd_method={out['kd_method']} needs 'teacher=path/to/teacher.pt' (or kd_method=none)")
-        if not str(teacher).endswith(".pt") or not Path(teacher).is_file():
+        if Path(teacher).is_file() and str(teacher).endswith(".pt"):
+            out["teacher"] = str(Path(teacher).resolve())  # args.yaml and resume do not depend on the cwd
+        elif not is_bare_name(teacher):  # a bare name is Ultralytics' to find or download, where it is loaded
             raise SettingsError(
-                f"teacher '{teacher}' is not an existing .pt file; pass the path to a trained checkpoint "
-                f"(yolokd works offline and never downloads weights by name){bare_name_hint(teacher)}"
+                f"teacher '{teacher}' is not an existing .pt file; pass the path to a trained checkpoint, "
+                "or the name of Ultralytics' pretrained weights (e.g. yolov8l.pt)"
             )
-        out["teacher"] = str(Path(teacher).resolve())  # args.yaml and resume do not depend on the cwd
     return out
 
 
@@ -186,15 +187,11 @@ def resume_settings(saved: dict[str, Any], given: dict[str, Any]) -> tuple[dict[
     return kd, [f"{k}={kd[k]} (not {typed[k]})" for k in KD_DEFAULTS if k in given and typed[k] != kd[k]]
 
 
-def bare_name_hint(weights: str | Path) -> str:
-    """For a bare ``yolov8l.pt``: how to get Ultralytics' pretrained file, which yolokd will not download."""
-    name = Path(str(weights)).name
-    if str(weights) != name or not name.endswith(".pt"):
-        return ""
-    return (
-        f". To use Ultralytics' pretrained '{name}', let `yolo` download it once where the internet is reachable "
-        f"(e.g. `yolo predict model={name}`), then pass its path"
-    )
+def is_bare_name(weights: str | Path) -> bool:
+    """``yolov8l.pt``: a .pt name without a folder, which Ultralytics looks up in its weights or downloads
+    (:func:`yolokd.integration.weights.resolve_weights`); a path is only ever the file it names."""
+    text = str(weights)
+    return text.endswith(".pt") and Path(text).name == text
 
 
 @functools.cache

@@ -90,6 +90,9 @@ def compare(
     check_folds(folds, train_teacher)
     only = parse_only_folds(only_folds, folds)
     scored = scoring(score, data, folds)
+    from yolokd.integration.weights import resolve_weights  # Ultralytics: only once the cheap checks passed
+
+    teacher, student = (resolve_weights(w, role) for w, role in ((teacher, "teacher"), (student, "student")))
     if not train_teacher and not (str(teacher).endswith(".pt") and Path(teacher).is_file()):
         raise SettingsError(
             f"teacher '{teacher}' is not an existing .pt file; pass a trained checkpoint, or add teacher_epochs=N "

@@ -10,9 +10,10 @@ from ultralytics import YOLO
 from ultralytics.cfg import DEFAULT_CFG
 from ultralytics.utils import LOGGER
 
-from yolokd.cfg import KD_DEFAULTS, SettingsError, bare_name_hint, split_settings, with_recipe
+from yolokd.cfg import KD_DEFAULTS, SettingsError, split_settings, with_recipe
 from yolokd.integration.models import check_runs
 from yolokd.integration.trainer import DistillationTrainer
+from yolokd.integration.weights import resolve_weights
 
 
 def distill(
@@ -28,7 +29,8 @@ def distill(
     when resuming); other yolokd settings (``kd_tau=``,
     ``kd_weight=``, ``kd_cls=``, ...) and any Ultralytics train argument pass through ``train_args``;
     ``recipe=`` presets settings (``cfg.RECIPES``) where none of those gives another: the default recipe the
-    benchmark's Adam, lr0 0.001, momentum 0.9; ``recipe="paper"`` the paper's settings.
+    benchmark's Adam, lr0 0.001, momentum 0.9; ``recipe="paper"`` the paper's settings. The run folder is where
+    ``yolo train`` puts it: ``project=``/``name=``, else under Ultralytics' ``runs_dir`` setting.
     """
     overrides = {"model": str(student), "data": data, **train_args}
     if method is not None:
@@ -40,16 +42,15 @@ def distill(
     kd = {k: kd[k] for k in overrides if k in KD_DEFAULTS}  # only those given: resume warns about each
     if not rest.get("data") and not rest.get("resume"):
         raise SettingsError("distill needs data=path/to/data.yaml (a YOLO-format dataset)")
-    if not rest.get("resume") and not rest.get("project"):  # like `yolo train` run here, whatever Ultralytics'
-        rest["project"] = str(Path.cwd() / "runs" / "detect")  # settings file remembers as runs_dir
     model = rest.pop("model")
     if str(model).endswith(".pt") and not Path(model).is_file():
         if rest.get("resume"):
             raise SettingsError(f"nothing to resume: '{model}' not found; pass model=path/to/weights/last.pt")
-        raise SettingsError(
-            f"student '{model}' not found; pass an existing .pt or a model .yaml such as yolov8n.yaml"
-            + bare_name_hint(model)
-        )
+        model = resolve_weights(model, "student")  # yolov8n.pt: found or downloaded as YOLO() would
+        if not Path(model).is_file():
+            raise SettingsError(
+                f"student '{model}' not found; pass an existing .pt or a model .yaml such as yolov8n.yaml"
+            )
     yolo = YOLO(model)
     if str(model).endswith(".pt"):
         check_runs(yolo.model, model, (yolo.ckpt or {}).get("version"), "student")

@@ -19,6 +19,7 @@ from ultralytics.utils import LOGGER
 
 from yolokd import methods
 from yolokd.cfg import SettingsError
+from yolokd.integration.weights import resolve_weights
 from yolokd.losses.outputs import Outputs
 from yolokd.methods import Levels
 from yolokd.recorder import FeatureRecorder, input_channels, probe_features
@@ -35,7 +36,9 @@ def detect_head(model: nn.Module, role: str) -> nn.Module:
 
 
 def load_teacher(path: str | Path, device: torch.device, role: str = "teacher") -> nn.Module:
-    """Load a frozen, fused, eval-mode teacher from a checkpoint (the file is only read)."""
+    """Load a frozen, fused, eval-mode teacher from a checkpoint (the file is only read; a bare name such as
+    ``yolov8l.pt`` is found or downloaded as Ultralytics does, :func:`.weights.resolve_weights`)."""
+    path = resolve_weights(path, role)
     try:
         teacher, ckpt = load_checkpoint(path, device=device)
     except Exception as e:  # a corrupt file or an unsupported pickle

@@ -27,13 +27,14 @@ from ultralytics.utils import LOGGER, RANK, YAML, IterableSimpleNamespace
 from ultralytics.utils.torch_utils import unwrap_model
 
 from yolokd import methods
-from yolokd._env import use_all_cores
-from yolokd.cfg import KD_DEFAULTS, SettingsError, resume_settings, split_settings
+from yolokd._env import all_cores, torch_threads
+from yolokd.cfg import KD_DEFAULTS, SettingsError, resume_settings, split_settings, with_recipe
 from yolokd.criterion import KDCriterion
 from yolokd.distiller import Distiller, build_distiller
 from yolokd.distributed import average_gradients, broadcast_from_rank0
 from yolokd.integration import optim, run_files
 from yolokd.integration.models import TeacherRunner, check_teacher, load_teacher, probe_levels, student_outputs
+from yolokd.integration.weights import resolve_weights
 from yolokd.lock import FolderLock
 
 
@@ -54,10 +55,13 @@ class DistillationTrainer(DetectionTrainer):
 
     def _init(self, cfg, overrides: dict | None, _callbacks: dict | None) -> None:
         given = {k: v for k, v in (overrides or {}).items() if k in KD_DEFAULTS}  # what the user typed
-        kd, overrides = split_settings(dict(overrides or {}))
+        kd, overrides = split_settings(with_recipe(dict(overrides or {})))  # every entry point: the same recipe
+        if kd["kd_method"] != "none" and kd["teacher"] and not overrides.get("resume"):
+            kd["teacher"] = resolve_weights(kd["teacher"], "teacher")  # yolov8l.pt: found or downloaded
         if methods.METHODS[kd["kd_method"]].by == "ultralytics":
             overrides["distill_model"] = kd["teacher"]
-        super().__init__(cfg, overrides, _callbacks)
+        with torch_threads():  # Ultralytics' select_device sets cpu_count - 1 threads process-wide; train() sets ours
+            super().__init__(cfg, overrides, _callbacks)
         if self.resume:  # the interrupted run's own settings win, as for Ultralytics' arguments
             kd, kept = resume_settings({k: getattr(self.args, k) for k in KD_DEFAULTS if hasattr(self.args, k)}, given)
             if kept and RANK in {-1, 0}:
@@ -71,8 +75,6 @@ class DistillationTrainer(DetectionTrainer):
                 f"yolokd distils detection models; the student '{self.args.model}' is a "
                 f"{self.args.task} model (use a detection .yaml/.pt such as yolov8n.yaml)"
             )
-        if self.device.type == "cpu":
-            use_all_cores()
         if RANK in {-1, 0}:
             YAML.save(self.save_dir / "args.yaml", vars(self.args))  # again, now with the yolokd settings
         self.teacher: nn.Module | None = None
@@ -93,12 +95,14 @@ class DistillationTrainer(DetectionTrainer):
             self.folder_lock.acquire()
 
     def train(self) -> None:
-        """Ultralytics' training, with the run folder held (a new folder is held from here)."""
-        if RANK != -1:
-            return super().train()
-        self.folder_lock = self.folder_lock or FolderLock(self.save_dir, "run folder")
-        with self.folder_lock:
-            return super().train()
+        """Ultralytics' training, with the run folder held (a new folder is held from here), on every CPU core
+        (:func:`yolokd._env.all_cores`) when on the CPU; the process's thread count is restored afterwards."""
+        with torch_threads(all_cores() if self.device.type == "cpu" else None):
+            if RANK != -1:
+                return super().train()
+            self.folder_lock = self.folder_lock or FolderLock(self.save_dir, "run folder")
+            with self.folder_lock:
+                return super().train()
 
     def set_model_attributes(self) -> None:
         """Ultralytics' hook before the optimizer is built; also builds the distiller once."""

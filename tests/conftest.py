@@ -118,3 +118,24 @@ def teacher(data, runs) -> Path:
 def teacher_yolo11(data, runs) -> Path:
     """A YOLO11s teacher checkpoint, for a cross-family pair with a YOLOv8n student."""
     return _train_teacher("yolo11s.yaml", data, runs, "teacher-yolo11s")
+
+
+def check_final_metrics(metrics, run: Path, data: Path) -> None:
+    """``metrics``, what training returned, is Ultralytics' validation of the run's best.pt over every val label:
+    its validator gives the same numbers again, and they counted each class's boxes and images in the val labels.
+    (A tiny model's mAP is often 0, so the counts are what can fail; a ``map50 >= 0`` could not.)"""
+    import numpy as np
+    import yaml
+    from ultralytics import YOLO
+
+    again = YOLO(str(run / "weights" / "best.pt")).val(data=str(data), imgsz=64, batch=8, device="cpu", plots=False,
+                                                       verbose=False, project=str(run.parent), name=f"{run.name}-val",
+                                                       exist_ok=True)  # fmt: skip
+    assert metrics.results_dict == pytest.approx(again.results_dict, abs=1e-6)
+    folder = Path(yaml.safe_load(Path(data).read_text())["path"]) / "labels" / "val"
+    labels = [[int(row.split()[0]) for row in f.read_text().splitlines() if row.strip()] for f in folder.glob("*.txt")]
+    nc = len(metrics.names)
+    assert sum(map(len, labels)) > 0
+    assert metrics.nt_per_class.tolist() == np.bincount(sum(labels, []), minlength=nc).tolist()  # boxes per class
+    per_image = [c for image in labels for c in set(image)]
+    assert metrics.nt_per_image.tolist() == np.bincount(per_image, minlength=nc).tolist()  # images per class

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from conftest import TINY, run_cli
+from conftest import TINY, check_final_metrics, run_cli
 from torch import nn
 
 from yolokd import distill
@@ -80,7 +80,7 @@ def test_teacher_with_other_class_names(tmp_path, data, runs, caplog):
             train(data, runs, "names-head", teacher=other, **{"method": "cwd", "kd_allow_class_mismatch": True, **kd})
     with caplog.at_level(logging.WARNING):
         m = train(data, runs, "names-optin", teacher=other, method="cwd", kd_allow_class_mismatch=True)
-    assert m.box.map50 >= 0
+    check_final_metrics(m, runs / "names-optin", data)  # trained and validated under the dataset's own classes
     assert "distilling features only" in caplog.text
 
 

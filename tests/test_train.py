@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import torch
 import yaml
-from conftest import TINY, _train_teacher, run_cli
+from conftest import TINY, _train_teacher, check_final_metrics, run_cli
 
 from yolokd import DistillationTrainer, distill
 from yolokd.cfg import KD_DEFAULTS, RECIPES, SettingsError
@@ -26,6 +26,23 @@ def cli_train(runs: Path, name: str, *args: str) -> Path:
 def results(run: Path) -> list[dict[str, str]]:
     with open(run / "results.csv", newline="") as f:
         return [{k.strip(): v.strip() for k, v in row.items()} for row in csv.DictReader(f)]
+
+
+def student_differs(run: Path, plain: Path) -> bool:
+    """Whether the run's trained student (last.pt) differs from the plain student trained on the same seed, data and
+    settings. A student whose features were cut from the distillation loss would equal it exactly: that run differs
+    only in the distiller's own parameters, which last.pt does not hold."""
+    ckpts = [torch.load(r / "weights" / "last.pt", weights_only=False) for r in (run, plain)]
+    a, b = (dict((c.get("ema") or c["model"]).named_parameters()) for c in ckpts)
+    assert a.keys() == b.keys()
+    return any(not torch.equal(a[k], b[k]) for k in a)
+
+
+@pytest.fixture(scope="module")
+def plain(data, runs) -> Path:
+    """The plain YOLOv8n student of TINY's seed, trained by ``distill()`` as the distilled ones below are."""
+    distill("yolov8n.yaml", data=data, method="none", project=str(runs), name="distill-plain", **TINY)
+    return runs / "distill-plain"
 
 
 def test_results_csv_rows_keep_the_header_with_val_false(data, teacher, runs):
@@ -46,7 +63,10 @@ def test_cli_each_method(method, data, teacher, runs):
     rows = results(run)
     if method in ("cwd", "cwd_attn"):
         kd = float(rows[-1]["train/kd_cwd"])
-        assert kd > 0 and kd == kd  # a real, finite, positive distillation loss was logged
+        assert kd > 0 and kd == kd  # a real, finite, positive distillation loss was logged ...
+        if not (runs / "cli-none").exists():
+            cli_train(runs, "cli-none", f"data={data}", "kd_method=none")
+        assert student_differs(run, runs / "cli-none")  # ... and it trained the student
         assert rows[-1]["lr/pg3"] == rows[-1]["lr/pg0"]  # the kd param group follows the schedule
         assert not [k for k in rows[-1] if k.startswith("val/kd_")]  # validation runs without the teacher
         assert float(rows[-1]["kd/w_cwd"]) == KD_DEFAULTS["kd_weight"]  # the effective weight of the epoch
@@ -150,7 +170,7 @@ def test_python_api_trainer_keeps_teacher_frozen_on_the_same_batch(data, teacher
         name="api-trainer",
         **{**TINY, "epochs": 2},
     )
-    assert metrics.box.map50 >= 0
+    check_final_metrics(metrics, runs / "api-trainer", data)
     assert len(seen["teacher_in"]) == 4  # 2 epochs x 2 batches: the teacher ran once per training batch, no more
     # every teacher input is exactly a tensor the student also received, in no-grad mode
     student_ids = {id(x) for x in seen["student_in"]}
@@ -170,11 +190,15 @@ def test_python_api_trainer_keeps_teacher_frozen_on_the_same_batch(data, teacher
     ],
 )
 def test_distill_function_cross_family(teacher_fixture, student, request, data, runs):
+    """Each pair trains and validates; the YOLOv8n student differs from the plain one (YOLOv8n's and YOLO26n's
+    gradients with and without the term: tests/test_gradients.py)."""
     teacher = request.getfixturevalue(teacher_fixture)
     name = f"{teacher.parent.parent.name}-to-{student[:-5]}"
     metrics = distill(student, teacher=teacher, data=data, method="cwd_attn", project=str(runs), name=name, **TINY)
-    assert 0.0 <= metrics.box.map50 <= 1.0
+    check_final_metrics(metrics, runs / name, data)
     assert float(results(runs / name)[-1]["train/kd_cwd"]) > 0
+    if student == "yolov8n.yaml":
+        assert student_differs(runs / name, request.getfixturevalue("plain"))
 
 
 def test_student_checkpoint_is_fine_tuned(data, teacher, runs):
@@ -296,11 +320,12 @@ def test_cli_every_signal_together_logs_each_term_and_keeps_best_pt_plain(data, 
     plain_parameter_counts(run / "weights" / "best.pt")
 
 
-def test_response_alone_distils_from_the_teachers_head(data, teacher, runs):
+def test_response_alone_distils_from_the_teachers_head(data, teacher, runs, plain):
     distill("yolov8n.yaml", teacher=teacher, data=data, method="response", kd_cls=1.0, project=str(runs),
             name="response", **TINY)  # fmt: skip
     row = results(runs / "response")[-1]
     assert float(row["train/kd_cls"]) > 0 and "train/kd_cwd" not in row and "train/kd_box" not in row
+    assert student_differs(runs / "response", plain)  # the class scores' term trained the student
 
 
 def test_box_term_refuses_heads_without_bins_and_class_terms_work_there(data, teacher, runs):
@@ -324,7 +349,7 @@ def test_box_term_refuses_heads_without_bins_and_class_terms_work_there(data, te
         ("yolo11n-pose.yaml", "pose"),
     ],
 )
-def test_teachers_of_other_families_and_tasks_distil(cfg, kind, tmp_path, data, runs):
+def test_teachers_of_other_families_and_tasks_distil(cfg, kind, tmp_path, data, runs, plain):
     """Teachers built from each family's YAML (as a checkpoint with the dataset's classes) distil for one epoch."""
     from ultralytics.nn.tasks import DetectionModel, PoseModel, SegmentationModel
 
@@ -337,7 +362,7 @@ def test_teachers_of_other_families_and_tasks_distil(cfg, kind, tmp_path, data, 
     torch.save({"model": model, "train_args": {}}, pt)
     name = f"family-{cfg[:-5]}"
     distill("yolov8n.yaml", teacher=pt, data=data, method="cwd_attn", project=str(runs), name=name, **TINY)
-    assert float(results(runs / name)[-1]["train/kd_cwd"]) > 0
+    assert float(results(runs / name)[-1]["train/kd_cwd"]) > 0 and student_differs(runs / name, plain)
 
 
 def test_a_grayscale_pair_distils(data, runs, tmp_path, teacher):

@@ -141,9 +141,16 @@ class DistillationTrainer(DetectionTrainer):
 
     def save_metrics(self, metrics: dict) -> None:
         """Ultralytics' results.csv row plus the epoch's distillation statistics (``kd/w_*``, ``attn/*``), in every
-        row whether or not the epoch was validated, in the columns of its first row (:func:`.run_files.aligned_row`)."""
+        row whether or not the epoch was validated, in the columns of its first row (:func:`.run_files.aligned_row`).
+
+        The statistics also join ``self.metrics``, in place of the last epoch's (NaN, no value this epoch, is left
+        out): Ultralytics' loggers (TensorBoard, W&B, MLflow, ClearML, Comet) read it at ``on_fit_epoch_end``, which
+        follows, and the checkpoints store it as ``train_metrics``. ``validate()`` sets it just before this on
+        validated epochs; the epoch's statistics exist from ``criterion.update()`` on, before either."""
         stats = getattr(getattr(unwrap_model(self.model), "criterion", None), "epoch_stats", None) or {}
         super().save_metrics(run_files.aligned_row(self.csv, {**metrics, **stats}))
+        kept = {k: v for k, v in self.metrics.items() if k not in stats}  # a non-validated epoch keeps the last dict
+        self.metrics = {**kept, **{k: v for k, v in stats.items() if v == v}}
 
     def label_loss_items(self, loss_items=None, prefix="train"):
         """Loss columns; ``val/kd_*`` are left out, as validation runs the plain student criterion (they would be 0)."""

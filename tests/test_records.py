@@ -66,7 +66,7 @@ def test_every_yolokd_setting_is_checked_when_a_record_is_reused():
 # A non-default value of every setting that could change training (NOT_TRAINING left out)
 ALTERED = {"kd_tau": 2.0, "kd_weight": 3.0, "kd_softmax": "sqrt_hw", "kd_attn_mode": "teacher", "kd_spatial_kernel": 3,
            "kd_channel_reduction": 4, "kd_norm": "channel", "kd_schedule": "cosine", "kd_stop": 0.5,
-           "kd_score_tau": 0.5, "kd_cls": 2.0, "kd_box": 2.0, "kd_box_tau": 3.0}  # fmt: skip
+           "kd_score_tau": 0.5, "kd_cls": 2.0, "kd_box": 2.0, "kd_box_tau": 3.0, "kd_precision": "bf16"}  # fmt: skip
 
 
 def _what_trains(kd: dict) -> tuple:

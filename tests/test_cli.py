@@ -48,10 +48,15 @@ sys.exit(rc)
         (["demo", "name=x", "project=p"], "yolokd demo sets project=, name= itself"),
         (["yolokd", "help"], "unknown mode 'yolokd'"),
         (["settings", "kd_tua"], "Did you mean 'kd_tau'"),
-        (["data", "foo", "out=x"], "unknown dataset 'foo'; use 'yolokd data trees|pretrained|voc|template"),
+        (["data", "foo", "out=x"], "unknown dataset 'foo'; use 'yolokd data trees|pretrained|voc|template|frames"),
         (["data", "voc", "out=x"], "yolokd data voc needs annotations=DIR"),
         (["data", "template", "out=x"], "yolokd data template needs name=pothole|safety|scooter"),
         (["data", "trees", "out=x", "bogus=1"], "yolokd data trees does not take bogus; it takes cache, out, wheel"),
+        (["data", "frames", "out=x"], "yolokd data frames needs source=VIDEO or source=FOLDER"),
+        (
+            ["data", "frames", "source=v.mp4", "out=x", "step=2"],
+            "does not take step; it takes dedup, every, out, source",
+        ),
         (["attention", "model=m.pt"], "yolokd attention needs source= and out="),
     ],
 )
@@ -71,6 +76,7 @@ def test_per_mode_help_version_and_one_setting():
             r = run(mode, flag)
             assert r.returncode == 0 and r.stdout.startswith(f"usage: yolokd {mode} [key=value ...]"), r.stderr
     assert "shared_norm" in run("compare", "help").stdout and "score" in run("compare", "help").stdout
+    assert "data frames source=VIDEO|DIR out=DIR [every=1 dedup=0.001]" in run("data", "help").stdout
     from yolokd import __version__
 
     assert run("--version").stdout.strip() == run("version").stdout.strip() == f"yolokd {__version__}"

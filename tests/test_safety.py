@@ -58,7 +58,7 @@ def test_teacher_that_is_not_a_checkpoint(tmp_path, data, runs):
 
 def test_teacher_or_student_that_is_not_a_detector(tmp_path, data, runs, teacher):
     cls = save_untrained("yolov8n-cls.yaml", tmp_path / "cls.pt")
-    with pytest.raises(SettingsError, match="teacher is not an Ultralytics detection model"):
+    with pytest.raises(SettingsError, match="teacher is not an Ultralytics detect, segment, pose or obb model"):
         train(data, runs, "cls-teacher", teacher=cls, method="cwd")
     with pytest.raises(SettingsError, match="student 'yolov8n-cls.yaml' is a classify model"):
         distill("yolov8n-cls.yaml", teacher=teacher, data=str(data), method="cwd", project=str(runs), **TINY)

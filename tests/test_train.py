@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import csv
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 import torch
 import yaml
-from conftest import TINY, _train_teacher, check_final_metrics, run_cli
+from conftest import TINY, _train_teacher, check_final_metrics, plain_parameter_counts, run_cli
 
 from yolokd import DistillationTrainer, distill
 from yolokd.cfg import KD_DEFAULTS, RECIPES, SettingsError
@@ -92,28 +90,6 @@ def test_cli_recipe_paper_reaches_the_run_and_explicit_arguments_win(data, runs)
     args = yaml.safe_load((run / "args.yaml").read_text())
     assert (args["optimizer"], args["lr0"], args["momentum"], args["kd_method"]) == ("Adam", 0.002, 0.9, "none")
     assert (args["kd_tau"], args["kd_weight"]) == (RECIPES["paper"]["kd_tau"], RECIPES["paper"]["kd_weight"])
-
-
-PURITY = """
-import sys
-sys.modules["yolokd"] = None  # importing yolokd (e.g. from a pickled class) now fails
-from ultralytics import YOLO
-for path in sys.argv[1:]:
-    m = YOLO(path)
-    assert not [k for k, v in sys.modules.items() if k.startswith("yolokd") and v is not None]
-    assert not [n for n, _ in m.model.named_modules() if "teacher" in n or "distill" in n]
-    print("PARAMS", sum(p.numel() for p in m.model.parameters()))
-"""
-
-
-def plain_parameter_counts(*checkpoints: Path) -> list[int]:
-    """Each checkpoint loaded by YOLO() in one fresh process that cannot import yolokd: its parameter count."""
-    r = subprocess.run([sys.executable, "-c", PURITY, *map(str, checkpoints)], capture_output=True, text=True,
-                       timeout=300)  # fmt: skip
-    assert r.returncode == 0, r.stderr[-3000:]
-    counts = [int(line.split()[1]) for line in r.stdout.splitlines() if line.startswith("PARAMS ")]
-    assert len(counts) == len(checkpoints), r.stdout[-3000:]
-    return counts
 
 
 @pytest.mark.parametrize("method", ["cwd", "cwd_attn"])

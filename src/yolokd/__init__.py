@@ -2,9 +2,9 @@
 
 ``import yolokd`` leaves the process as it was: Ultralytics runs with the user's environment and settings
 (online or ``YOLO_OFFLINE=1``, their ``YOLO_CONFIG_DIR``, ``runs_dir`` and loggers). The Ultralytics-facing
-names (``distill``, ``DistillationTrainer``) are imported lazily, so the pure-torch parts
-(``yolokd.losses``, ``yolokd.attention``, ``yolokd.distiller``) load without Ultralytics. An
-Ultralytics release outside the supported range (:mod:`yolokd._compat`) fails the import at once.
+names (``distill``, ``DistillationTrainer``, the segment, pose and obb trainers and ``trainer_for``) are imported
+lazily, so the pure-torch parts (``yolokd.losses``, ``yolokd.attention``, ``yolokd.distiller``) load without
+Ultralytics. An Ultralytics release outside the supported range (:mod:`yolokd._compat`) fails the import at once.
 """
 
 from __future__ import annotations
@@ -15,7 +15,8 @@ from pathlib import Path
 from yolokd._compat import check_ultralytics
 
 __version__ = "0.2.0"
-__all__ = ["DistillationTrainer", "distill", "__version__"]
+TASK_NAMES = ("SegmentDistillationTrainer", "PoseDistillationTrainer", "OBBDistillationTrainer", "trainer_for")
+__all__ = ["DistillationTrainer", *TASK_NAMES, "distill", "__version__"]
 
 try:  # one line naming the supported range, before anything could fail deep inside Ultralytics
     check_ultralytics()
@@ -34,4 +35,8 @@ def __getattr__(name: str):
         from yolokd.integration.trainer import DistillationTrainer
 
         return DistillationTrainer
+    if name in TASK_NAMES:
+        from yolokd.integration import tasks
+
+        return getattr(tasks, name)
     raise AttributeError(f"module 'yolokd' has no attribute {name!r}")

@@ -122,8 +122,10 @@ def train(args: dict[str, Any]) -> None:
     student = args.pop("model", "yolov8n.yaml")
     method = args.pop("kd_method", None)  # the default, or on resume the checkpoint's
     metrics = distill(student=student, method=method, **args)
-    if metrics is not None:
-        print(f"yolokd: mAP50 {metrics.box.map50:.4f}  mAP50-95 {metrics.box.map:.4f}  ({metrics.save_dir})")
+    if metrics is not None:  # box mAP; a segment or pose run adds its masks' or keypoints'
+        own = [(word, m) for word, key in (("mask", "seg"), ("pose", "pose")) if (m := getattr(metrics, key, None))]
+        extra = "".join(f"  {word} mAP50 {m.map50:.4f}  mAP50-95 {m.map:.4f}" for word, m in own)
+        print(f"yolokd: mAP50 {metrics.box.map50:.4f}  mAP50-95 {metrics.box.map:.4f}{extra}  ({metrics.save_dir})")
 
 
 def _only(args: dict[str, Any], allowed: set[str], mode: str) -> dict[str, Any]:

@@ -11,8 +11,8 @@ from ultralytics.cfg import DEFAULT_CFG
 from ultralytics.utils import LOGGER
 
 from yolokd.cfg import KD_DEFAULTS, SettingsError, split_settings, with_recipe
-from yolokd.integration.models import check_runs
-from yolokd.integration.trainer import DistillationTrainer
+from yolokd.integration.models import check_distillable, check_runs
+from yolokd.integration.tasks import trainer_for
 from yolokd.integration.weights import resolve_weights
 
 
@@ -23,7 +23,11 @@ def distill(
     method: str | None = None,
     **train_args: Any,
 ):
-    """Train ``student`` on ``data`` under ``teacher`` and return the validation metrics (``DetMetrics``).
+    """Train ``student`` on ``data`` under ``teacher`` and return the validation metrics (``DetMetrics``, or the
+    task's: ``SegmentMetrics``, ``PoseMetrics``, ``OBBMetrics``).
+
+    The student's task (detect, segment, pose or obb, read from its .yaml or .pt) picks the trainer
+    (:func:`.tasks.trainer_for`); the teacher is of the same task, or a detect one for the features only.
 
     ``method`` is ``kd_method`` (none, cwd, cwd_attn, response, native; default cwd, or the checkpoint's
     when resuming); other yolokd settings (``kd_tau=``,
@@ -54,8 +58,8 @@ def distill(
     yolo = YOLO(model)
     if str(model).endswith(".pt"):
         check_runs(yolo.model, model, (yolo.ckpt or {}).get("version"), "student")
-    if yolo.task != "detect":
-        raise SettingsError(f"yolokd distils detection models; the student '{model}' is a {yolo.task} model")
+    check_distillable(model, yolo.task)  # a task without a Detect head (classify, ...) is refused
+    trainer = trainer_for(yolo.task)
     stride = max(int(yolo.model.stride.max()), 32)
     imgsz = rest.get("imgsz", DEFAULT_CFG.imgsz)
     if isinstance(imgsz, int) and imgsz % stride:
@@ -63,4 +67,4 @@ def distill(
             f"yolokd: imgsz={imgsz} is not a multiple of the student's largest stride {stride}; Ultralytics will "
             f"train and validate at imgsz={math.ceil(imgsz / stride) * stride}"
         )
-    return yolo.train(trainer=DistillationTrainer, **rest, **kd)
+    return yolo.train(trainer=trainer, **rest, **kd)

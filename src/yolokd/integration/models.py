@@ -2,7 +2,10 @@
 runs, what the student's training-mode predictions hold, and the checks that a teacher fits a student and a dataset.
 
 Every use of Ultralytics' model internals (``load_checkpoint``, the Detect head's ``cv2``/``cv3``/``reg_max``,
-its ``end2end`` switch and its training-mode output dict) is here.
+its ``end2end`` switch and its training-mode output dict) is here. The heads of segment, pose and obb models
+(``Segment``, ``Pose``, ``OBB`` and their YOLO26 variants) subclass ``Detect``: the same inputs, the same
+detection branch ``cv2``/``cv3`` and the same ``feats``/``scores``/``boxes`` in their training output, beside
+their own (mask coefficients and prototypes, keypoints, angles), which yolokd does not distil.
 """
 
 from __future__ import annotations
@@ -13,7 +16,7 @@ from typing import Any
 
 import torch
 from torch import nn
-from ultralytics.nn.modules.head import Detect
+from ultralytics.nn.modules.head import OBB, Detect, Pose, Segment, YOLOESegment
 from ultralytics.nn.tasks import load_checkpoint
 from ultralytics.utils import LOGGER
 
@@ -24,15 +27,79 @@ from yolokd.losses.outputs import Outputs
 from yolokd.methods import Levels
 from yolokd.recorder import FeatureRecorder, input_channels, probe_features
 
+TASKS = ("detect", "segment", "pose", "obb")  # Ultralytics' tasks whose head is a Detect (or subclasses it)
+
 
 def detect_head(model: nn.Module, role: str) -> nn.Module:
-    """The model's detection head (its last layer); a clear error if the model is not a detector."""
+    """The model's Detect head (its last layer; a Segment, Pose or OBB head is one); a clear error otherwise."""
     head = model.model[-1] if isinstance(getattr(model, "model", None), nn.Sequential) else None
     if not isinstance(head, Detect):
         raise SettingsError(
-            f"the {role} is not an Ultralytics detection model (its last layer is {type(head).__name__})"
+            f"the {role} is not an Ultralytics {', '.join(TASKS[:-1])} or {TASKS[-1]} model "
+            f"(its last layer is {type(head).__name__}, not a Detect head)"
         )
     return head
+
+
+HEAD_TASKS = (((Segment, YOLOESegment), "segment"), (Pose, "pose"), (OBB, "obb"))  # any other Detect: detect
+
+
+def model_task(model: nn.Module, role: str = "teacher") -> str:
+    """The task of a model, read from its head's class (a checkpoint's ``train_args`` may lack the task)."""
+    head = detect_head(model, role)
+    return next((task for kinds, task in HEAD_TASKS if isinstance(head, kinds)), "detect")
+
+
+def _a(task: str) -> str:
+    """``task`` with its article: "a segment", "an obb"."""
+    return f"{'an' if task[0] in 'aeiou' else 'a'} {task}"
+
+
+def check_distillable(model: Any, task: str) -> None:
+    """Refuse a student ``model`` of a task whose head is no Detect (classify, semantic, depth)."""
+    if task not in TASKS:
+        raise SettingsError(
+            f"yolokd distils {', '.join(TASKS[:-1])} and {TASKS[-1]} models; the student '{model}' is {_a(task)} model"
+        )
+
+
+def check_student_task(model: Any, task: str, trains: str, trainer: str) -> None:
+    """Refuse a student of ``task`` in a trainer (class name ``trainer``) that trains ``trains`` models."""
+    check_distillable(model, task)
+    if task != trains:
+        raise SettingsError(
+            f"the student '{model}' is {_a(task)} model, but {trainer} trains {trains} models; "
+            f"pass trainer=yolokd.trainer_for('{task}')"
+        )
+
+
+def check_tasks(teacher: str, student: str, kd: Mapping[str, Any]) -> None:
+    """Refuse a teacher of another task than the student's, except a detect one for a segment, pose or obb student
+    or the reverse, which distils the features only (one line says so).
+
+    Every one of these heads is a Detect with its own branch added: between a detect model and another, the features
+    feed the part both share (boxes and classes). Between two other tasks the teacher's features also serve a
+    branch the student lacks (masks, keypoints, angles), while the student's own has no counterpart: refused, as
+    unmeasured. Across tasks the class and box terms (and the score mask, and native distillation) are refused:
+    their targets come from the other task's head (an obb head's DFL sides are in the rotated box's frame), and
+    whether they help there is unmeasured.
+    """
+    if teacher == student:
+        return
+    pair = f"teacher '{kd['teacher']}' is {_a(teacher)} model and the student {_a(student)} model"
+    if "detect" not in (teacher, student):
+        raise SettingsError(
+            f"{pair}; yolokd distils between models of one task, or between a detect model and a segment, pose or "
+            f"obb one (features only): use {_a(student)} teacher (or a detect one, for the features)"
+        )
+    if not methods.distils(kd["kd_method"]):
+        raise SettingsError(f"{pair}; native distillation reads the teacher's class scores: use {_a(student)} teacher")
+    if methods.needs_head(kd):
+        raise SettingsError(
+            f"{pair}; across tasks yolokd distils the features only, but kd_cls, kd_box and kd_attn_mode=score read "
+            f"the teacher's head: use kd_cls=0 kd_box=0 and another kd_attn_mode, or {_a(student)} teacher"
+        )
+    LOGGER.info(f"yolokd: {pair}: distilling the features entering the heads only (kd_cwd)")
 
 
 def load_teacher(path: str | Path, device: torch.device, role: str = "teacher") -> nn.Module:
@@ -120,9 +187,13 @@ class TeacherRunner:
         return Outputs(feats, scores, boxes)
 
 
-def check_teacher(teacher: nn.Module, kd: Mapping[str, Any], names: list[str], channels: int) -> None:
-    """Refuse a teacher that does not fit the dataset (its ``names`` and image ``channels``) for settings ``kd``."""
+def check_teacher(
+    teacher: nn.Module, kd: Mapping[str, Any], names: list[str], channels: int, task: str = "detect"
+) -> None:
+    """Refuse a teacher that does not fit the dataset (its ``names`` and image ``channels``) or a student of
+    ``task`` (:func:`check_tasks`) for settings ``kd``."""
     path = kd["teacher"]
+    check_tasks(model_task(teacher), task, kd)
     if (theirs := list(teacher.names.values())) != names:
         msg = f"teacher '{path}' was trained on classes {theirs}, but the dataset has {names}"
         if not methods.distils(kd["kd_method"]):  # Ultralytics' own: it distils the teacher's class scores

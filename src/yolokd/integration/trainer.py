@@ -1,16 +1,20 @@
-"""The DistillationTrainer: Ultralytics' DetectionTrainer with a frozen teacher distilled into the student.
+"""The distillation trainers: Ultralytics' trainer of each task whose head is a Detect, with a frozen teacher
+distilled into the student.
 
-How it plugs in (each override is short; the work is in the modules named):
+``DistillationMixin`` holds the distillation behaviour; each trainer is it over one of Ultralytics' trainers:
+``DistillationTrainer`` over ``DetectionTrainer`` here, the segment, pose and obb ones in :mod:`.tasks`. How the
+mixin plugs in (each override is short; the work is in the modules named):
 - ``__init__``: yolokd settings are split off and validated (:mod:`yolokd.cfg`), then stored on ``self.args``,
   so they reach ``args.yaml``, checkpoints' ``train_args`` and the DDP workers, which Ultralytics rebuilds from
-  ``type(trainer)`` and ``vars(trainer.args)``. The teacher is loaded and checked against the dataset
-  (:mod:`.models`), so bad input fails before any training starts.
+  ``type(trainer)`` and ``vars(trainer.args)``. The student's task must be the trainer's; the teacher is loaded
+  and checked against the dataset and the student's task (:mod:`.models`), so bad input fails before training.
 - ``set_model_attributes`` (student on its device, before the optimizer exists): the teacher moves there, both
   heads' inputs are probed and the distiller is built (:mod:`yolokd.distiller`, from :mod:`yolokd.methods`).
 - ``build_optimizer``: the distiller's own param groups (:mod:`.optim`); ``optimizer_step`` averages their
   gradients across DDP ranks and their initial values are broadcast from rank 0 (:mod:`yolokd.distributed`).
-- ``_setup_train``: after Ultralytics has built the EMA, the student's criterion is wrapped
+- ``_setup_train``: after Ultralytics has built the EMA, the student's criterion (the task's own loss) is wrapped
   (:mod:`yolokd.criterion`). The EMA, and so every checkpoint, never sees teacher or distiller.
+- ``get_validator``: the task's own validator (``validator_class``), without yolokd's keys.
 - ``train``: the run folder is held (:mod:`yolokd.lock`); ``save_model`` / ``final_eval`` write every file
   atomically and the distiller's state beside last.pt (:mod:`.run_files`).
 """
@@ -33,16 +37,27 @@ from yolokd.criterion import KDCriterion
 from yolokd.distiller import Distiller, build_distiller
 from yolokd.distributed import average_gradients, broadcast_from_rank0
 from yolokd.integration import optim, run_files
-from yolokd.integration.models import TeacherRunner, check_teacher, load_teacher, probe_levels, student_outputs
+from yolokd.integration.models import (
+    TeacherRunner,
+    check_student_task,
+    check_teacher,
+    load_teacher,
+    probe_levels,
+    student_outputs,
+)
 from yolokd.integration.weights import resolve_weights
 from yolokd.lock import FolderLock
 
 
-class DistillationTrainer(DetectionTrainer):
-    """Ultralytics ``DetectionTrainer`` with feature distillation from a frozen teacher.
+class DistillationMixin:
+    """Distillation from a frozen teacher, over an Ultralytics trainer of a task whose head is a Detect.
 
-    Usable as ``YOLO("yolov8n.yaml").train(trainer=DistillationTrainer, teacher="t.pt", data=..., kd_method="cwd")``.
+    A subclass names the trainer it goes over (``class X(DistillationMixin, SegmentationTrainer)``), its task
+    (``kd_task``, the student's task it trains) and that task's validator (``validator_class``).
     """
+
+    kd_task: str  # the task of the students it trains
+    validator_class: type  # Ultralytics' validator of that task (``self.validator`` is Ultralytics' instance)
 
     def __init__(self, cfg=DEFAULT_CFG, overrides: dict | None = None, _callbacks: dict | None = None) -> None:
         self.folder_lock: FolderLock | None = None
@@ -54,6 +69,7 @@ class DistillationTrainer(DetectionTrainer):
             raise
 
     def _init(self, cfg, overrides: dict | None, _callbacks: dict | None) -> None:
+        student_task = (overrides or {}).get("task")  # the model's, from YOLO().train; a task trainer sets its own
         given = {k: v for k, v in (overrides or {}).items() if k in KD_DEFAULTS}  # what the user typed
         kd, overrides = split_settings(with_recipe(dict(overrides or {})))  # every entry point: the same recipe
         if kd["kd_method"] != "none" and kd["teacher"] and not overrides.get("resume"):
@@ -70,18 +86,14 @@ class DistillationTrainer(DetectionTrainer):
                     f"{', '.join(kept)}; to train with new settings, start a new run from its weights instead"
                 )
         vars(self.args).update(kd)
-        if self.args.task != "detect":
-            raise SettingsError(
-                f"yolokd distils detection models; the student '{self.args.model}' is a "
-                f"{self.args.task} model (use a detection .yaml/.pt such as yolov8n.yaml)"
-            )
+        check_student_task(self.args.model, student_task or self.args.task, self.kd_task, type(self).__name__)
         if RANK in {-1, 0}:
             YAML.save(self.save_dir / "args.yaml", vars(self.args))  # again, now with the yolokd settings
         self.teacher: nn.Module | None = None
         if self.args.kd_method != "none":  # loaded on the CPU and checked before any training starts
             teacher = load_teacher(self.args.teacher, torch.device("cpu"))
             names, channels = list(self.data["names"].values()), int(self.data.get("channels", 3))
-            check_teacher(teacher, vars(self.args), names, channels)
+            check_teacher(teacher, vars(self.args), names, channels, self.kd_task)
             self.teacher = teacher if methods.distils(self.args.kd_method) else None  # native loads its own copy
         self.distiller: Distiller | None = None
 
@@ -135,9 +147,9 @@ class DistillationTrainer(DetectionTrainer):
         optim.follow_decay(self.optimizer)
 
     def get_validator(self):
-        """Ultralytics' DetectionValidator, given the arguments without yolokd's keys (it re-validates them)."""
+        """The task's Ultralytics validator, given the arguments without yolokd's keys (it re-validates them)."""
         args = IterableSimpleNamespace(**{k: v for k, v in vars(self.args).items() if k not in KD_DEFAULTS})
-        return DetectionValidator(self.test_loader, save_dir=self.save_dir, args=args, _callbacks=self.callbacks)
+        return self.validator_class(self.test_loader, save_dir=self.save_dir, args=args, _callbacks=self.callbacks)
 
     def save_metrics(self, metrics: dict) -> None:
         """Ultralytics' results.csv row plus the epoch's distillation statistics (``kd/w_*``, ``attn/*``), in every
@@ -220,3 +232,15 @@ class DistillationTrainer(DetectionTrainer):
     def final_eval(self) -> None:
         """Ultralytics' final validation of best.pt, with the optimizer stripped atomically."""
         run_files.final_eval(self)
+
+
+class DistillationTrainer(DistillationMixin, DetectionTrainer):
+    """Ultralytics ``DetectionTrainer`` with distillation from a frozen detect teacher (or a segment, pose or obb
+    one, features only: :func:`.models.check_tasks`).
+
+    Usable as ``YOLO("yolov8n.yaml").train(trainer=DistillationTrainer, teacher="t.pt", data=..., kd_method="cwd")``;
+    the trainers of the other tasks are :func:`yolokd.trainer_for`'s.
+    """
+
+    kd_task = "detect"
+    validator_class = DetectionValidator

@@ -150,14 +150,14 @@ def _header_lines(teacher: dict, runs: list[dict], rows: list[dict], settings: d
 
 
 PRIMARY = {  # which metric a segment, pose or obb comparison is judged on (stats.TASK_METRICS)
-    "segment": "Segment models: the primary metric is the masks' mAP50 (Ultralytics' mAP50(M)); Δ, the intervals and "
-    "gap closed are on the masks' mAP50 and mAP50-95; the box columns are the detection branch's boxes (means; "
-    "table.csv has their Δ too).",
-    "pose": "Pose models: the primary metric is the keypoints' mAP50 (Ultralytics' mAP50(P), by OKS); Δ, the "
-    "intervals and gap closed are on the keypoints' mAP50 and mAP50-95; the box columns are the detection branch's "
+    "segment": "Segment models: the primary metric is the masks' mAP50 (Ultralytics' mAP50(M)); Δ and its intervals "
+    "are on the masks' mAP50 and mAP50-95, gap closed on their mAP50; the box columns are the detection branch's "
     "boxes (means; table.csv has their Δ too).",
+    "pose": "Pose models: the primary metric is the keypoints' mAP50 (Ultralytics' mAP50(P), by OKS); Δ and its "
+    "intervals are on the keypoints' mAP50 and mAP50-95, gap closed on their mAP50; the box columns are the detection "
+    "branch's boxes (means; table.csv has their Δ too).",
     "obb": "OBB models: the metric is the rotated boxes' mAP50 (Ultralytics' mAP50(B) of an obb model, by rotated "
-    "IoU); Δ, the intervals and gap closed are on it and its mAP50-95.",
+    "IoU); Δ and its intervals are on it and its mAP50-95, gap closed on its mAP50.",
 }
 SCORED = {  # what the scored weights and split mean for the reader (compare.args.scoring)
     ("last.pt", "val"): "the last epoch's weights (`last.pt`) on the validation images; no epoch was picked on them",

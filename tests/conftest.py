@@ -152,6 +152,41 @@ def teacher_yolo11(data, runs) -> Path:
     return _train_teacher("yolo11s.yaml", data, runs, "teacher-yolo11s")
 
 
+# task: (teacher, student, the task's own metric column in results.csv, the CLI's words for it)
+TASKS = {
+    "segment": ("yolov8s-seg.yaml", "yolov8n-seg.yaml", "metrics/mAP50(M)", "mask mAP50"),
+    "pose": ("yolov8s-pose.yaml", "yolo11n-pose.yaml", "metrics/mAP50(P)", "pose mAP50"),  # a cross-family pair
+    "obb": ("yolov8s-obb.yaml", "yolov8n-obb.yaml", "metrics/mAP50(B)", "yolokd: mAP50"),
+}
+
+
+@pytest.fixture(scope="session")
+def task_data(tmp_path_factory):
+    """data.yaml of each task's generated set (8 train / 4 val 64 px images), made once when first asked for."""
+    made: dict[str, Path] = {}
+
+    def get(task: str) -> Path:
+        if task not in made:
+            made[task] = make_dataset(tmp_path_factory.mktemp(task), n_train=8, n_val=4, imgsz=64, task=task)
+        return made[task]
+
+    return get
+
+
+@pytest.fixture(scope="session")
+def task_teacher(task_data, runs):
+    """Each task's 1-epoch YOLOv8s teacher, trained by ``distill(method="none")`` (the task's own trainer), once per
+    session (test_tasks.py and test_compare_tasks.py share them)."""
+    made: dict[str, Path] = {}
+
+    def get(task: str) -> Path:
+        if task not in made:
+            made[task] = _train_teacher(TASKS[task][0], task_data(task), runs, f"teacher-{task}")
+        return made[task]
+
+    return get
+
+
 def check_final_metrics(metrics, run: Path, data: Path) -> None:
     """``metrics``, what training returned, is Ultralytics' validation of the run's best.pt over every val label:
     its validator gives the same numbers again, and they counted each class's boxes and images in the val labels.

@@ -7,47 +7,14 @@ import csv
 from pathlib import Path
 
 import pytest
-from conftest import TINY, _train_teacher, plain_checkpoints, run_cli
+from conftest import TASKS, TINY, plain_checkpoints, run_cli
 
 import yolokd
-from yolokd.data.synthetic import KPT_SHAPE, make_dataset
-
-# task: (teacher, student, the task's own metric column in results.csv, the CLI's words for it)
-TASKS = {
-    "segment": ("yolov8s-seg.yaml", "yolov8n-seg.yaml", "metrics/mAP50(M)", "mask mAP50"),
-    "pose": ("yolov8s-pose.yaml", "yolo11n-pose.yaml", "metrics/mAP50(P)", "pose mAP50"),  # a cross-family pair
-    "obb": ("yolov8s-obb.yaml", "yolov8n-obb.yaml", "metrics/mAP50(B)", "yolokd: mAP50"),
-}
+from yolokd.data.synthetic import KPT_SHAPE
 
 
 class Interrupt(Exception):
     """Raised from a callback to stop a training run as a crash would."""
-
-
-@pytest.fixture(scope="module")
-def task_data(tmp_path_factory):
-    """data.yaml of each task's generated set (8 train / 4 val 64 px images), made once when first asked for."""
-    made: dict[str, Path] = {}
-
-    def get(task: str) -> Path:
-        if task not in made:
-            made[task] = make_dataset(tmp_path_factory.mktemp(task), n_train=8, n_val=4, imgsz=64, task=task)
-        return made[task]
-
-    return get
-
-
-@pytest.fixture(scope="module")
-def task_teacher(task_data, runs):
-    """Each task's 1-epoch YOLOv8s teacher, trained by ``distill(method="none")`` (the task's own trainer)."""
-    made: dict[str, Path] = {}
-
-    def get(task: str) -> Path:
-        if task not in made:
-            made[task] = _train_teacher(TASKS[task][0], task_data(task), runs, f"teacher-{task}")
-        return made[task]
-
-    return get
 
 
 def results(run: Path) -> list[dict[str, str]]:

@@ -1,6 +1,7 @@
 """The report of ``yolokd compare``: tables (Markdown, CSV), JSON records, and the figures (:mod:`yolokd.figures`).
 
-The numbers (paired differences, intervals, gap closed) come from :mod:`yolokd.stats`; this module writes them.
+The numbers (paired differences, intervals, gap closed) come from :mod:`yolokd.stats`; this module writes them,
+for each task its own metrics (:data:`yolokd.stats.TASK_METRICS`): the primary first, with its intervals.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from typing import Any
 
 from yolokd import fingerprint
 from yolokd.figures import plot_examples, plot_map
-from yolokd.stats import METRICS, pair, summarize
+from yolokd.stats import METRICS, metrics_of, pair, summarize, task_of
 
 
 def _fmt(x: float | None, spec: str = ".3f", sign: bool = False) -> str:
@@ -73,10 +74,11 @@ def title(settings: dict[str, Any], teacher: dict) -> str:
     return f"{dataset}: teacher {t.name}{f' ({run})' if run else ''} → student {settings.get('student')}"
 
 
-def _fold_lines(teacher: dict, runs: list[dict], labels: list[str]) -> list[str]:
-    """Per fold: its validation boxes, its teacher, each method's mean mAP50 over seeds, and (when records from
-    several machines were pooled) the mAP50 of each training of the teacher that its distilled runs came from."""
-    lines = ["", "Per fold, mAP50 (students: mean over seeds):", ""]
+def _fold_lines(teacher: dict, runs: list[dict], labels: list[str], metrics=METRICS) -> list[str]:
+    """Per fold: its validation boxes, its teacher, each method's mean primary metric over seeds, and (when records
+    from several machines were pooled) the box mAP50 of each training of the teacher its distilled runs came from."""
+    (p, name), *_ = metrics
+    lines = ["", f"Per fold, {name} (students: mean over seeds):", ""]
     trainings = {t["fold"]: {r["teacher_tensors"]: r["teacher_map50"] for r in runs if r.get("fold") == t["fold"]
                              and r.get("teacher_tensors")} for t in teacher["folds"]}  # fmt: skip
     here = {t["fold"]: t.get("fingerprint", {}).get("tensors_sha256") for t in teacher["folds"]}
@@ -86,11 +88,11 @@ def _fold_lines(teacher: dict, runs: list[dict], labels: list[str]) -> list[str]
     for t in teacher["folds"]:
         cells = []
         for m in labels:
-            vals = [r["map50"] for r in runs if r["label"] == m and r.get("fold") == t["fold"]]
+            vals = [r[p] for r in runs if r["label"] == m and r.get("fold") == t["fold"]]
             cells.append(_fmt(statistics.fmean(vals)) if vals else "—")
         if extra:
             cells.append(", ".join(_fmt(v) for v in sorted(trainings[t["fold"]].values())))
-        lines.append(f"| {t['fold']} | {t['val_boxes']} | {_fmt(t['map50'])} | " + " | ".join(cells) + " |")
+        lines.append(f"| {t['fold']} | {t['val_boxes']} | {_fmt(t.get(p))} | " + " | ".join(cells) + " |")
     if extra:
         lines.append(
             "\nA comparison continued from records (records=) trains its fold teachers again where it needs them, "
@@ -147,6 +149,16 @@ def _header_lines(teacher: dict, runs: list[dict], rows: list[dict], settings: d
     ]
 
 
+PRIMARY = {  # which metric a segment, pose or obb comparison is judged on (stats.TASK_METRICS)
+    "segment": "Segment models: the primary metric is the masks' mAP50 (Ultralytics' mAP50(M)); Δ and its intervals "
+    "are on the masks' mAP50 and mAP50-95, gap closed on their mAP50; the box columns are the detection branch's "
+    "boxes (means; table.csv has their Δ too).",
+    "pose": "Pose models: the primary metric is the keypoints' mAP50 (Ultralytics' mAP50(P), by OKS); Δ and its "
+    "intervals are on the keypoints' mAP50 and mAP50-95, gap closed on their mAP50; the box columns are the detection "
+    "branch's boxes (means; table.csv has their Δ too).",
+    "obb": "OBB models: the metric is the rotated boxes' mAP50 (Ultralytics' mAP50(B) of an obb model, by rotated "
+    "IoU); Δ and its intervals are on it and its mAP50-95, gap closed on its mAP50.",
+}
 SCORED = {  # what the scored weights and split mean for the reader (compare.args.scoring)
     ("last.pt", "val"): "the last epoch's weights (`last.pt`) on the validation images; no epoch was picked on them",
     ("best.pt", "test"): "`best.pt` (its epoch picked on the validation images) on the held-out test split",
@@ -175,22 +187,24 @@ def _boxes(teacher: dict, settings: dict[str, Any]) -> str:
     return boxes
 
 
-def _model_lines(rows: list[dict]) -> list[str]:
-    """The main table: per model its size, mean ± std, Δ to the plain student with its interval, gap closed."""
-    lines = [
-        "| model | params (M) | GFLOPs | mAP50 | mAP50-95 | Δ mAP50 vs none [95% CI] | Δ mAP50-95 vs none [95% CI] "
-        "| gap closed (mAP50) | runs |",
-        "|---|---|---|---|---|---|---|---|---|",
-    ]
+def _model_lines(rows: list[dict], metrics=METRICS) -> list[str]:
+    """The main table: per model its size, mean ± std of the task's own pair of metrics, Δ to the plain student
+    with its interval, gap closed, then (segment, pose) the mean ± std of the boxes' metrics."""
+    (p, p_name), (q, q_name), *others = metrics
+    heads = [p_name, q_name, f"Δ {p_name} vs none [95% CI]", f"Δ {q_name} vs none [95% CI]", f"gap closed ({p_name})"]
+    heads += [name for _, name in others]
+    lines = ["| model | params (M) | GFLOPs | " + " | ".join(heads) + " | runs |", "|---" * (len(heads) + 4) + "|"]
     for row in rows:
         cells = [
             f"{_fmt(row[f'{k}_mean'])} ± {_fmt(row.get(f'{k}_std'))}" if row["n"] > 1 else _fmt(row[f"{k}_mean"])
-            for k, _ in METRICS
+            for k, _ in metrics
         ]
         gap = "" if row["model"] == "teacher" else _fmt(row["gap_closed"] * 100, ".0f") + " %"
+        cells[2:2] = [_cell_diff(row, p), _cell_diff(row, q), gap.replace("— %", "—")]
         lines.append(
-            f"| {row['model']} | {row['params_m']:.2f} | {row['gflops']:.2f} | {cells[0]} | {cells[1]} | "
-            f"{_cell_diff(row, 'map50')} | {_cell_diff(row, 'map50_95')} | {gap.replace('— %', '—')} | {row['n']} |"
+            f"| {row['model']} | {row['params_m']:.2f} | {row['gflops']:.2f} | "
+            + " | ".join(cells)
+            + f" | {row['n']} |"
         )
     return lines
 
@@ -204,31 +218,34 @@ def _unit(folded: bool) -> str:
     return "seed and fold" if folded else "seed"
 
 
-def _pair_lines(runs: list[dict], labels: list[str], pairs: list[tuple[int, int | None]]) -> list[str]:
-    """Per seed (and fold): each model's mAP50."""
-    unit = _unit(pairs[0][1] is not None)
-    lines = ["", f"Per {unit}, mAP50:", "", f"| {unit} | " + " | ".join(labels) + " |"]
+def _pair_lines(runs: list[dict], labels: list[str], pairs: list[tuple[int, int | None]], metrics=METRICS) -> list[str]:
+    """Per seed (and fold): each model's primary metric."""
+    unit, (p, name) = _unit(pairs[0][1] is not None), metrics[0]
+    lines = ["", f"Per {unit}, {name}:", "", f"| {unit} | " + " | ".join(labels) + " |"]
     lines.append("|---" * (len(labels) + 1) + "|")
     for s_, f_ in pairs:
-        at = {r["label"]: r["map50"] for r in runs if (r["seed"], r.get("fold")) == (s_, f_)}
+        at = {r["label"]: r[p] for r in runs if (r["seed"], r.get("fold")) == (s_, f_)}
         cells = [_fmt(at.get(m)) for m in labels]
         lines.append(f"| {s_}{'' if f_ is None else f' / {f_}'} | " + " | ".join(cells) + " |")
     return lines
 
 
-def _note_lines(rows: list[dict], folded: bool) -> list[str]:
-    """How to read the tables; under way, the block of pairs each Δ is over so far."""
-    unit = _unit(folded)
+def _note_lines(rows: list[dict], folded: bool, task: str = "detect") -> list[str]:
+    """How to read the tables (a segment, pose or obb comparison: which metric is primary); under way, the block of
+    pairs each Δ is over so far."""
+    unit, metrics = _unit(folded), metrics_of(task)
     lines = [
         "",
         f"mean ± sample std over runs (one per {unit}). Δ: mean paired difference to the plain student (`none`) "
         f"over the same {unit} pairs with a 95 % t-interval over seeds"
         + (" (a seed's difference is its mean over the folds, which share training images)" if folded else "")
         + "; * marks an interval that excludes 0. Gap closed: "
-        "Δ mAP50 / (teacher − none) over the same pairs. All models validated by Ultralytics' validator with "
-        "identical arguments"
+        f"Δ {metrics[0][1]} / (teacher − none) over the same pairs. All models validated by Ultralytics' validator "
+        "with identical arguments"
         + (" (each on its fold's validation images; every image is validated once per seed)." if folded else "."),
     ]
+    if task != "detect":
+        lines.append(PRIMARY[task])
     partial = [f"{r['model']}: {r['d_block']}" for r in rows if r.get("d_block")]
     if partial:  # a comparison under way: seeds that reached different folds
         lines.append(
@@ -238,11 +255,12 @@ def _note_lines(rows: list[dict], folded: bool) -> list[str]:
     return lines
 
 
-def _write_csv(path: Path, rows: list[dict], pairs: list[tuple[int, int | None]]) -> None:
-    """table.csv: the main table's numbers unrounded, and each model's value per pair."""
+def _write_csv(path: Path, rows: list[dict], pairs: list[tuple[int, int | None]], metrics=METRICS) -> None:
+    """table.csv: the main table's numbers unrounded (every metric of the task, the boxes' with their Δ too), and
+    each model's value per pair."""
     keys = ["model", "params_m", "gflops", "n"]
-    keys += [c for k, _ in METRICS for c in (f"{k}_mean", f"{k}_std", f"d_{k}", f"d_{k}_lo", f"d_{k}_hi")]
-    keys += ["gap_closed"] + [f"{k}_{pair({'seed': s_, 'fold': f_})}" for k, _ in METRICS for s_, f_ in pairs]
+    keys += [c for k, _ in metrics for c in (f"{k}_mean", f"{k}_std", f"d_{k}", f"d_{k}_lo", f"d_{k}_hi")]
+    keys += ["gap_closed"] + [f"{k}_{pair({'seed': s_, 'fold': f_})}" for k, _ in metrics for s_, f_ in pairs]
     with open(path, "w", newline="") as f:
         w = csv.DictWriter(f, fieldnames=keys, extrasaction="ignore")
         w.writeheader()
@@ -254,18 +272,23 @@ def write_tables(
 ) -> list[dict]:
     """Write table.md, table.csv and summary.json (also after every finished run, so progress is on disk)."""
     imgsz = int(settings.get("imgsz", 640))
-    rows = summarize(teacher, runs, labels)
+    task = task_of(runs)
+    metrics = metrics_of(task)
+    rows = summarize(teacher, runs, labels, metrics)
     for row in rows:
         if "params_m" not in row:
             row["params_m"], row["gflops"] = model_size(row["weights"], imgsz)
     pairs = _pairs(runs)
     folded = pairs[0][1] is not None
-    lines = _header_lines(teacher, runs, rows, settings, env) + _model_lines(rows) + _pair_lines(runs, labels, pairs)
-    lines += _fold_lines(teacher, runs, labels) if folded else _teacher_note(teacher, runs)
-    lines += _attention_lines(runs, labels) + _note_lines(rows, folded)
+    lines = _header_lines(teacher, runs, rows, settings, env) + _model_lines(rows, metrics)
+    lines += _pair_lines(runs, labels, pairs, metrics)
+    lines += _fold_lines(teacher, runs, labels, metrics) if folded else _teacher_note(teacher, runs)
+    lines += _attention_lines(runs, labels) + _note_lines(rows, folded, task)
     (out / "table.md").write_text("\n".join(lines) + "\n", encoding="utf-8")
-    _write_csv(out / "table.csv", rows, pairs)
+    _write_csv(out / "table.csv", rows, pairs, metrics)
     summary = {"settings": settings, "teacher": teacher, "runs": runs, "rows": rows}
+    if task != "detect":
+        summary["task"] = {"task": task, "primary": metrics[0][0], "metrics": dict(metrics)}
     (out / "summary.json").write_text(json.dumps(summary, indent=2, default=str) + "\n")
     return rows
 
@@ -324,7 +347,8 @@ def write_all(
     """The complete report: tables, summary.json, env.json, map.png and examples.png; returns the files."""
     rows = write_tables(out, teacher, runs, labels, settings, env)
     (out / "env.json").write_text(json.dumps(env, indent=2) + "\n")
-    plot_map(out, rows, runs, out / "map.png", title(settings, teacher))
+    task = task_of(runs)
+    plot_map(out, rows, runs, out / "map.png", title(settings, teacher), metrics_of(task))
     t_of = {t["fold"]: t["weights"] for t in teacher.get("folds", [])}
     t_of = {r.get("fold"): t_of.get(r.get("fold"), teacher["weights"]) for r in runs}
     # a recorded run (records=) has no weights here, nor has a fold teacher known from its record
@@ -344,6 +368,7 @@ def write_all(
             note,
             examples_conf,
             settings.get("device"),
+            task,
         )
     else:
         (out / "examples.png").unlink(missing_ok=True)  # no stale drawing of an earlier state

@@ -4,6 +4,7 @@ Runs are paired by seed (by seed and fold with ``folds=``), and each method's di
 is the mean paired difference with a 95 % Student-t interval over seeds. With folds, a seed's difference is the
 mean over its folds (every image validated once): the folds of one seed share most training images, so they are
 not independent pairs. "Gap closed" is the paired Δ mAP50 / (teacher − student) over the same pairs.
+Each task is judged on its own metric (:data:`TASK_METRICS`): segment on its masks, pose on its keypoints.
 Pure Python: no files, no Markdown, no Ultralytics.
 """
 
@@ -48,6 +49,28 @@ T975 = (
     2.042,
 )
 METRICS = (("map50", "mAP50"), ("map50_95", "mAP50-95"))
+BOX = (("map50", "box mAP50"), ("map50_95", "box mAP50-95"))
+# What compare reports of each task: (key in metrics.json, name). The first pair is the task's own metric: the
+# first of it is the primary (gap closed, the per-run tables), and the paired intervals are on both. The rest
+# are the detection branch's boxes of a segment or pose model (Ultralytics' SegmentMetrics.seg / .box,
+# PoseMetrics.pose / .box); an obb model's boxes are its rotated boxes (OBBMetrics.box), its only metric.
+TASK_METRICS = {
+    "detect": METRICS,
+    "segment": (("mask_map50", "mask mAP50"), ("mask_map50_95", "mask mAP50-95"), *BOX),
+    "pose": (("pose_map50", "pose mAP50"), ("pose_map50_95", "pose mAP50-95"), *BOX),
+    "obb": (("map50", "OBB mAP50"), ("map50_95", "OBB mAP50-95")),
+}
+POOLED = ("precision", "recall", *{k for ms in TASK_METRICS.values() for k, _ in ms})  # pooled over fold teachers
+
+
+def task_of(runs: list[dict]) -> str:
+    """The task of a comparison's runs, as their metrics.json says (``task``; a detect run's has none)."""
+    return next((r["task"] for r in runs if r.get("task")), "detect")
+
+
+def metrics_of(task: str) -> tuple[tuple[str, str], ...]:
+    """The (key, name) metrics of ``task`` that compare reports, its own pair first (see TASK_METRICS)."""
+    return TASK_METRICS[task]
 
 
 def t975(df: int) -> float:
@@ -100,7 +123,8 @@ def pool_teachers(model: str, teachers: list[dict]) -> dict[str, Any]:
     own fold), their validation boxes summed, and each fold's record under ``folds``."""
     if len(teachers) == 1 and teachers[0]["fold"] is None:
         return {"label": "teacher", "model": model, **teachers[0]}
-    pooled = {k: statistics.fmean(t[k] for t in teachers) for k in ("map50", "map50_95", "precision", "recall")}
+    keys = [k for k in POOLED if all(k in t for t in teachers)]
+    pooled = {k: statistics.fmean(t[k] for t in teachers) for k in sorted(keys)}
     boxes = sum(t["val_boxes"] for t in teachers)
     return {
         "label": "teacher",
@@ -114,16 +138,22 @@ def pool_teachers(model: str, teachers: list[dict]) -> dict[str, Any]:
     }
 
 
-def summarize(teacher: dict, runs: list[dict], labels: list[str]) -> list[dict[str, Any]]:
-    """One row per model: mean, std and per-pair values, paired differences to ``none``, gap closed."""
+def summarize(
+    teacher: dict, runs: list[dict], labels: list[str], metrics: tuple[tuple[str, str], ...] = METRICS
+) -> list[dict[str, Any]]:
+    """One row per model: mean, std and per-pair values, paired differences to ``none``, gap closed, for each of
+    ``metrics`` (:func:`metrics_of` the task; a teacher of another task lacks the task's own: nan)."""
+    p = metrics[0][0]  # the primary metric: gap closed is on it
     base = {pair(r): r for r in runs if r["label"] == "none"}
     t_row: dict[str, Any] = {"model": "teacher", "n": 1, "weights": teacher["weights"]}
     t_row.update({k: teacher[k] for k in ("params_m", "gflops") if k in teacher})
-    t_row.update({f"{k}_mean": teacher[k] for k, _ in METRICS})
+    t_row.update({f"{k}_mean": teacher.get(k, math.nan) for k, _ in metrics})
     if teacher.get("folds"):  # one teacher per fold
         t_row["n"] = len(teacher["folds"])
         if len(teacher["folds"]) > 1:  # (a comparison under way may have reached one fold only)
-            t_row.update({f"{k}_std": statistics.stdev(t[k] for t in teacher["folds"]) for k, _ in METRICS})
+            t_row.update(
+                {f"{k}_std": statistics.stdev(t.get(k, math.nan) for t in teacher["folds"]) for k, _ in metrics}
+            )
     rows, blocks = [t_row], {}
     for label in labels:
         rs = sorted((r for r in runs if r["label"] == label), key=_pair_order)
@@ -141,7 +171,7 @@ def summarize(teacher: dict, runs: list[dict], labels: list[str]) -> list[dict[s
             row["d_pairs"] = len(seeds) * len(folds)
             if row["d_pairs"] < len(paired):  # the others wait for their folds
                 row["d_block"] = f"seeds {','.join(map(str, seeds))} × folds {','.join(map(str, folds))}"
-        for k, _ in METRICS:
+        for k, _ in metrics:
             vals = [r[k] for r in rs]
             row[f"{k}_mean"] = statistics.fmean(vals)
             row[f"{k}_std"] = statistics.stdev(vals) if len(vals) > 1 else math.nan
@@ -152,17 +182,16 @@ def summarize(teacher: dict, runs: list[dict], labels: list[str]) -> list[dict[s
                 diffs = [statistics.fmean(diff[pair({"seed": s, "fold": f})] for f in folds) for s in seeds]
                 row[f"d_{k}"], row[f"d_{k}_lo"], row[f"d_{k}_hi"] = mean_ci(diffs)
         rows.append(row)
-    # gap closed: the paired Δ mAP50 over the mean (teacher − none) of the same pairs (with folds, each pair's
-    # fold teacher), so a comparison under way compares like with like
-    at_fold = {t.get("fold"): t["map50"] for t in teacher.get("folds") or []}
+    # gap closed: the paired Δ of the primary metric over the mean (teacher − none) of the same pairs (with folds,
+    # each pair's fold teacher), so a comparison under way compares like with like
+    t_p = teacher.get(p, math.nan)
+    at_fold = {t.get("fold"): t.get(p, math.nan) for t in teacher.get("folds") or []}
     for row in rows[1:]:
         if row["model"] == "none":
-            row["gap_closed"] = 0.0 if teacher["map50"] > row["map50_mean"] else math.nan
+            row["gap_closed"] = 0.0 if t_p > row[f"{p}_mean"] else math.nan
             continue
         seeds, folds = blocks.get(row["model"], ([], []))
-        gaps = [
-            at_fold.get(f, teacher["map50"]) - base[pair({"seed": s, "fold": f})]["map50"] for s in seeds for f in folds
-        ]
+        gaps = [at_fold.get(f, t_p) - base[pair({"seed": s, "fold": f})][p] for s in seeds for f in folds]
         gap = statistics.fmean(gaps) if gaps else math.nan
-        row["gap_closed"] = row["d_map50"] / gap if gap > 0 else math.nan
+        row["gap_closed"] = row[f"d_{p}"] / gap if gap > 0 else math.nan
     return rows

@@ -14,6 +14,7 @@ from typing import Any
 
 from yolokd import report
 from yolokd.records import check_kd_defaults, check_spec, run_spec
+from yolokd.stats import metrics_of
 
 
 def train_run(
@@ -83,23 +84,29 @@ def evaluate(weights: Path, val_args: dict[str, Any], split: str = "val") -> dic
     """Validate ``weights`` on ``split`` with Ultralytics' validator; identical arguments for every model of a
     comparison.
 
+    The boxes' metrics keep their names for every task (an obb model's boxes are rotated); a segment or pose
+    model adds its own (``mask_map50``, ``pose_map50`` ..., :data:`yolokd.stats.TASK_METRICS`) and its ``task``.
     The validator makes a folder even with plots off and writes nothing into it: a temporary one.
     """
     import tempfile
 
     from ultralytics import YOLO
 
+    model = YOLO(str(weights))
     with tempfile.TemporaryDirectory(prefix="yolokd-val-") as tmp:
-        m = YOLO(str(weights)).val(
-            **val_args, split=split, plots=False, verbose=False, project=tmp, name="val", exist_ok=True
-        )
-    return {
+        m = model.val(**val_args, split=split, plots=False, verbose=False, project=tmp, name="val", exist_ok=True)
+    out = {
         "map50": float(m.box.map50),
         "map50_95": float(m.box.map),
         "precision": float(m.box.mp),
         "recall": float(m.box.mr),
         "val_boxes": int(m.nt_per_class.sum()),
     }
+    own = {"segment": "seg", "pose": "pose"}.get(model.task)  # SegmentMetrics.seg, PoseMetrics.pose
+    if own:
+        (key, _), (key_95, _) = metrics_of(model.task)[:2]
+        out.update({key: float(getattr(m, own).map50), key_95: float(getattr(m, own).map)})
+    return out if model.task == "detect" else {"task": model.task, **out}
 
 
 def last_attention(run_dir: Path) -> dict[str, float]:
@@ -127,4 +134,5 @@ def log(msg: str) -> None:
 
 
 def scores(m: dict[str, Any]) -> str:
-    return f"mAP50 {m['map50']:.4f}  mAP50-95 {m['map50_95']:.4f}"
+    """``mAP50 0.4120  mAP50-95 0.2031``: a model's metrics for a log line (a segment model's masks, then boxes)."""
+    return "  ".join(f"{name} {m[k]:.4f}" for k, name in metrics_of(m.get("task", "detect")) if k in m)

@@ -30,6 +30,7 @@ sys.exit(rc)
         (["train", "kd_method=none"], "yolokd train needs data=path/to/data.yaml"),
         (["train", "data={data}"], f"kd_method={KD_DEFAULTS['kd_method']} needs 'teacher=path/to/teacher.pt'"),
         (["train", "data={data}", "kd_method=none", "kd_stop=2"], "must be in [0, 1)"),
+        (["train", "data={data}", "kd_method=none", "kd_precision=half"], "choose one of: amp, fp32, bf16, fp16"),
         (["train", "data=missing.yaml", "kd_method=none"], "data 'missing.yaml' not found"),
         (["train", "resume"], "resume needs the run to continue"),
         (["train", "data={data}", "recipe=mine"], "recipe=mine is not known"),

@@ -108,7 +108,7 @@ class KDCriterion:
         self.teacher_bad = self.teacher_bad.to(finite.device) + (~teacher_ok).long()
         self.batches += 1
         kd = torch.where(finite, kd, torch.zeros_like(kd))
-        terms = {k: torch.where(finite, v.float(), torch.zeros_like(v.float())).detach() for k, v in parts.items()}
+        terms = {k: torch.where(finite, v.detach().float(), 0.0) for k, v in parts.items()}
         batch_size = batch["img"].shape[0]  # base losses are scaled by batch size too
         return torch.cat([loss, (kd * batch_size).reshape(1).to(loss.dtype)]), {**items, **terms}
 

@@ -161,12 +161,12 @@ def test_the_registry_and_the_built_modules_agree_on_the_teachers_head(method):
 
     from yolokd.distiller import build_distiller
 
-    extra = {"kd_cls": 1.0} if method == "response" else {}
+    extra = {"kd_cls": 1.0} if method == "response" else {"unlabeled": "."} if method == "pseudo" else {}
     for attn in ("student", "score"):
         for cls in (0.0, 1.0):
-            if method == "native" and cls:
+            if method in ("native", "pseudo") and cls:
                 continue
             kd = check_kd_settings(
-                {"kd_method": method, **extra, "kd_attn_mode": attn, "kd_cls": extra.get("kd_cls", cls)}, False
+                {**extra, "kd_method": method, "kd_attn_mode": attn, "kd_cls": extra.get("kd_cls", cls)}, False
             )
             assert build_distiller(kd, S_CH, T_CH).needs_head == methods.needs_head(kd), (method, attn, cls)

@@ -14,7 +14,7 @@ import torch
 import yolokd
 from yolokd import fingerprint
 from yolokd.cfg import KD_DEFAULTS, check_kd_settings
-from yolokd.methods import COMMON, METHODS, relevant
+from yolokd.methods import COMMON, METHODS, distils, relevant
 from yolokd.records import _code_changes, has_record, save_record
 
 
@@ -66,7 +66,8 @@ def test_every_yolokd_setting_is_checked_when_a_record_is_reused():
 # A non-default value of every setting that could change training (NOT_TRAINING left out)
 ALTERED = {"kd_tau": 2.0, "kd_weight": 3.0, "kd_softmax": "sqrt_hw", "kd_attn_mode": "teacher", "kd_spatial_kernel": 3,
            "kd_channel_reduction": 4, "kd_norm": "channel", "kd_schedule": "cosine", "kd_stop": 0.5,
-           "kd_score_tau": 0.5, "kd_cls": 2.0, "kd_box": 2.0, "kd_box_tau": 3.0, "kd_precision": "bf16"}  # fmt: skip
+           "kd_score_tau": 0.5, "kd_cls": 2.0, "kd_box": 2.0, "kd_box_tau": 3.0, "kd_precision": "bf16",
+           "unlabeled": ".", "unlabeled_ratio": 2.0, "kd_unlabeled": 2.0, "pseudo_conf": 0.5}  # fmt: skip
 
 
 def _what_trains(kd: dict) -> tuple:
@@ -84,7 +85,7 @@ def _what_trains(kd: dict) -> tuple:
     return round(loss, 5), [tuple(p.shape) for p in d.parameters()]
 
 
-@pytest.mark.parametrize("method", sorted(RELEVANT))
+@pytest.mark.parametrize("method", sorted(m for m in RELEVANT if distils(m)))  # pseudo: no distiller to probe
 def test_each_setting_that_changes_a_methods_training_is_checked_for_that_method(method):
     """Per method, not pooled over methods: a setting that changes what a method trains must be in its RELEVANT
     (a record reused across a change of it would pool different training)."""

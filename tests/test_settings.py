@@ -47,6 +47,7 @@ def test_unknown_key_suggests(key, close):
         ({"kd_score_tau": 0}, "'kd_score_tau=0.0' must be > 0"),
         ({"kd_method": "response"}, "set kd_cls=1 and/or kd_box=1"),
         ({"kd_method": "native", "kd_cls": 1}, "not to kd_method=native"),
+        ({"kd_method": "pseudo", "unlabeled": ".", "kd_box": 1}, "not to kd_method=pseudo"),
         ({"kd_attn_mode": "both"}, "choose one of"),
         ({"kd_spatial_kernel": 4}, "odd"),
         ({"kd_tau": "abc"}, "must be of type float"),
@@ -131,3 +132,35 @@ def test_without_ultralytics_the_fix_installs_a_supported_release(monkeypatch):
             cfg.ultralytics_defaults()
     finally:
         cfg.ultralytics_defaults.cache_clear()
+
+
+def test_unlabeled_settings(tmp_path, teacher, monkeypatch):
+    """unlabeled= needs a method that learns from it and an existing folder or list with images; its ratio and
+    weight are >= 0; pseudo needs it; the path is stored absolute."""
+    from yolokd.data.unlabeled import list_unlabeled
+
+    ok = {"teacher": str(teacher)}
+    with pytest.raises(SettingsError, match="not a folder or a .txt list"):
+        check_kd_settings({**ok, "unlabeled": str(tmp_path / "missing")})
+    with pytest.raises(SettingsError, match="needs a method that learns from them"):
+        check_kd_settings({"kd_method": "none", "unlabeled": str(tmp_path)})
+    with pytest.raises(SettingsError, match="needs a method that learns from them"):
+        check_kd_settings({**ok, "kd_method": "native", "unlabeled": str(tmp_path)})
+    with pytest.raises(SettingsError, match="pass unlabeled=DIR"):
+        check_kd_settings({**ok, "kd_method": "pseudo"})
+    for key in ("unlabeled_ratio", "kd_unlabeled"):
+        with pytest.raises(SettingsError, match=f"'{key}=-1.0' must be >= 0"):
+            check_kd_settings({**ok, key: -1})
+    with pytest.raises(SettingsError, match=r"must be in \(0, 1\)"):
+        check_kd_settings({**ok, "kd_method": "pseudo", "unlabeled": str(tmp_path), "pseudo_conf": 0})
+    empty = tmp_path / "frames"
+    empty.mkdir()
+    (empty / "notes.md").write_text("not an image")
+    monkeypatch.chdir(tmp_path)
+    assert check_kd_settings({**ok, "unlabeled": "frames"})["unlabeled"] == str(empty.resolve())
+    with pytest.raises(SettingsError, match="holds no images"):
+        list_unlabeled(empty)
+    listing = tmp_path / "list.txt"
+    listing.write_text("")
+    with pytest.raises(SettingsError, match="holds no images"):
+        list_unlabeled(listing)

@@ -35,6 +35,17 @@ def dataset(data: str | Path) -> dict[str, Any]:
     return {"data": str(data), "images": n, "images_sha256": images.hexdigest(), "labels_sha256": labels.hexdigest()}
 
 
+def unlabeled(source: str | Path) -> dict[str, Any]:
+    """The fingerprint of an ``unlabeled=`` pool: its images' paths and sizes (no labels: none are read)."""
+    from yolokd.data.unlabeled import list_unlabeled
+
+    images = hashlib.sha256()
+    files = list_unlabeled(source)
+    for image in files:
+        images.update(f"{image}:{image.stat().st_size}\n".encode())
+    return {"unlabeled": str(Path(source).resolve()), "images": len(files), "images_sha256": images.hexdigest()}
+
+
 # What decides how a run trains: the Ultralytics integration (trainer, models, optimizer groups, run files), the
 # registry of methods, the distiller, criterion, losses, connectors, attention blocks, the teacher's feature
 # recorder, DDP helpers and the Ultralytics version check (_compat). Reporting, the CLI and compare itself are
@@ -133,7 +144,13 @@ def changes(old: dict[str, Any], new: dict[str, Any], same_recipe: bool = False)
     out = []
     for what, fp in new.items():
         before = old.get(what)
-        if before is None or before == fp or (what != "data" and same_weights(before, fp)):
+        if before is None or before == fp or (what not in ("data", "unlabeled") and same_weights(before, fp)):
+            continue
+        if what == "unlabeled":
+            n, was = fp["images"], before["images"]
+            out.append(f"the unlabeled pool {fp['unlabeled']} has {n} images, {was} when the run was trained")
+            if n == was:
+                out[-1] = f"the unlabeled pool {fp['unlabeled']} changed (image names or sizes)"
             continue
         if same_recipe and what != "data" and before.get("recipe") and before.get("recipe") == fp.get("recipe"):
             continue

@@ -8,6 +8,7 @@ records' relevant keys and ``yolokd compare`` all read these two tables; nothing
     cwd_attn   kd_cwd, [kd_cls], [kd_box] yolokd       kd_cwd with attention before CWD (the paper)
     response   [kd_cls], [kd_box]         yolokd       at least one of them
     native     -                          Ultralytics  its own ``distill_model=`` distillation
+    pseudo     -                          yolokd       the teacher's detections on ``unlabeled=`` as labels
 
 A bracketed term is built only when its weight is > 0. Adding a term is its module under ``losses/`` and one
 ``Term`` here (its settings documented in ``cfg/default.yaml``); adding a method is one ``Method`` here.
@@ -63,7 +64,7 @@ class Method:
     terms: tuple[str, ...] = ()
     reads: tuple[str, ...] = ()
     options: tuple[str, ...] = ()
-    by: str = "yolokd"  # "yolokd": the distiller; "ultralytics": Ultralytics' own; "": no distillation
+    by: str = "yolokd"  # "yolokd": the distiller; "ultralytics": Ultralytics' own; "pseudo": pseudo-labels; "": none
     attention: bool = False  # kd_cwd applies kd_attn_mode's attention before CWD
 
 
@@ -128,16 +129,18 @@ METHODS: dict[str, Method] = {
         Method("cwd_attn", ("kd_cwd", "kd_cls", "kd_box"), ATTENTION, attention=True),
         Method("response", ("kd_cls", "kd_box")),
         Method("native", options=("dis",), by="ultralytics"),
+        Method("pseudo", reads=("pseudo_conf",), by="pseudo"),
     )
 }
 SCHEDULE = ("kd_schedule", "kd_stop")  # read by every method yolokd runs: the weights over epochs
 COMMON = ("teacher", "kd_method", "kd_allow_class_mismatch")  # read before any term: which teacher, which method
 RUNTIME = ("kd_precision",)  # read by every method yolokd runs: how the teacher and the distiller compute
+UNLABELED = ("unlabeled", "unlabeled_ratio", "kd_unlabeled")  # read by every method yolokd distils: unlabeled images
 
 
 def registered_keys() -> set[str]:
     """Every setting some method, term or the schedule reads: what ``cfg/default.yaml`` must document."""
-    keys = {*COMMON, *SCHEDULE, *RUNTIME, *(k for m in METHODS.values() for k in m.reads)}
+    keys = {*COMMON, *SCHEDULE, *RUNTIME, *UNLABELED, *(k for m in METHODS.values() for k in m.reads)}
     return keys | {k for t in TERMS.values() for k in (t.weight, *t.reads)}
 
 
@@ -151,6 +154,11 @@ def distils(method: str) -> bool:
     return METHODS[method].by == "yolokd"
 
 
+def uses_unlabeled(method: str) -> bool:
+    """True for the methods that read ``unlabeled=``: those yolokd distils and ``pseudo``."""
+    return METHODS[method].by in ("yolokd", "pseudo")
+
+
 def needs_head(kd: Mapping[str, Any]) -> bool:
     """True when a term built for ``kd`` uses the teacher's class scores or boxes (so its head must run, and
     its classes must be the dataset's)."""
@@ -160,7 +168,10 @@ def needs_head(kd: Mapping[str, Any]) -> bool:
 def relevant(method: str) -> tuple[str, ...]:
     """The settings that change what ``method`` trains (a run's record is refused when one differs)."""
     m = METHODS[method]
+    if m.by == "pseudo":
+        return ("unlabeled", *m.reads)
     if not distils(method):
         return ()
     keys = [*m.reads, *(k for n in m.terms for k in (TERMS[n].weight, *TERMS[n].reads)), *SCHEDULE, *RUNTIME]
+    keys += UNLABELED
     return tuple(dict.fromkeys(keys))

@@ -52,8 +52,8 @@ def _cast(key: str, value: Any) -> Any:
     if value is None or (isinstance(value, str) and value.strip().lower() in NONE_WORDS):
         if "none" in CHOICES.get(key, ()):
             return "none"  # kd_method=None, kd_norm=null: the choice 'none'
-        if key == "teacher":
-            return None  # teacher=none: no teacher, as when it is left out
+        if KD_DEFAULTS[key] is None:
+            return None  # teacher=none, unlabeled=none: nothing, as when it is left out
         raise SettingsError(f"'{key}={value}' must be of type {kind.__name__}; leave it out for the default")
     if kind is str:
         return str(value)
@@ -141,6 +141,7 @@ def check_kd_settings(kd: dict[str, Any], require_teacher: bool = True) -> dict[
     for key in ("kd_score_tau", "kd_box_tau"):
         if out[key] <= 0:
             raise SettingsError(f"'{key}={out[key]}' must be > 0")
+    _check_unlabeled(out)
     if not 0 <= out["kd_stop"] < 1:
         raise SettingsError(f"'kd_stop={out['kd_stop']}' must be in [0, 1), e.g. 0.1 for the last 10 % of epochs")
     _check_terms(out)
@@ -162,6 +163,34 @@ def check_kd_settings(kd: dict[str, Any], require_teacher: bool = True) -> dict[
     return out
 
 
+def _check_unlabeled(kd: dict[str, Any]) -> None:
+    """``unlabeled=`` with a method that reads it, an existing folder or .txt list (made absolute, so args.yaml
+    and resume do not depend on the cwd); its ratio, weight and ``pseudo_conf`` in range. Whether the folder
+    holds images is checked where the images are listed (:func:`yolokd.data.unlabeled.list_unlabeled`)."""
+    for key in ("unlabeled_ratio", "kd_unlabeled"):
+        if kd[key] < 0:
+            raise SettingsError(f"'{key}={kd[key]}' must be >= 0 (e.g. 1: one unlabeled image per labelled one)")
+    if not 0 < kd["pseudo_conf"] < 1:
+        raise SettingsError(f"'pseudo_conf={kd['pseudo_conf']}' must be in (0, 1), e.g. 0.25")
+    source, method = kd["unlabeled"], kd["kd_method"]
+    if source is None:
+        if methods.METHODS[method].by == "pseudo":
+            raise SettingsError(
+                "kd_method=pseudo labels unlabeled images: pass unlabeled=DIR (a folder or a .txt list)"
+            )
+        return
+    if not methods.uses_unlabeled(method):
+        ours = ", ".join(m for m in methods.METHODS if methods.uses_unlabeled(m))
+        raise SettingsError(f"unlabeled= needs a method that learns from them ({ours}), not kd_method={method}")
+    path = Path(source)
+    if not (path.is_dir() or (path.suffix == ".txt" and path.is_file())):
+        raise SettingsError(
+            f"unlabeled '{source}' is not a folder or a .txt list of images; pass one (yolokd data frames "
+            "source=VIDEO out=DIR writes a folder of frames)"
+        )
+    kd["unlabeled"] = str(path.resolve())
+
+
 def _check_terms(kd: dict[str, Any]) -> None:
     """A yolokd method builds at least one term; Ultralytics' own takes none of yolokd's optional terms."""
     method = methods.METHODS[kd["kd_method"]]
@@ -172,7 +201,7 @@ def _check_terms(kd: dict[str, Any]) -> None:
             f"set {' and/or '.join(f'{t.weight}=1' for t in terms)}"
         )
     optional = [t.weight for t in methods.TERMS.values() if t.optional]
-    if method.by == "ultralytics" and any(kd[w] > 0 for w in optional):
+    if method.by in ("ultralytics", "pseudo") and any(kd[w] > 0 for w in optional):
         ours = ", ".join(m.name for m in methods.METHODS.values() if m.by == "yolokd")
         raise SettingsError(f"{'/'.join(optional)} add to yolokd's methods ({ours}), not to kd_method={method.name}")
 

@@ -1,0 +1,24 @@
+"""The images of ``unlabeled=``: a folder of images (searched recursively) or a ``.txt`` list of them, listed as
+Ultralytics lists a dataset's images (:func:`yolokd.data.folds.list_images`). Their label files, if any, are
+never read: a pool of unlabeled frames is only images."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from yolokd.cfg import SettingsError
+from yolokd.data.folds import list_images
+
+
+def list_unlabeled(source: str | Path) -> list[Path]:
+    """The images of ``unlabeled=source``, sorted; a SettingsError naming the source when there are none."""
+    source = Path(source)
+    if not (source.is_dir() or (source.suffix == ".txt" and source.is_file())):
+        raise SettingsError(f"unlabeled '{source}' is not a folder or a .txt list of images; pass one")
+    images = list_images(str(source.resolve()), Path.cwd())
+    if not images:
+        raise SettingsError(
+            f"unlabeled '{source}' holds no images ({'listed' if source.is_file() else 'found in the folder'}); "
+            "pass a folder of .jpg/.png images, e.g. the out= of yolokd data frames"
+        )
+    return images

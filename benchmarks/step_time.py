@@ -8,8 +8,10 @@ variant runs once (interleaved, so machine noise hits all alike); medians over t
 
 Variants: (a) plain student step, (b) teacher forward as yolokd runs it, (c) yolokd step for cwd
 and cwd_attn, (d) Ultralytics' native distillation step, (e) the teacher's plain unfused fp32
-eval forward. Writes a Markdown report (``--out``) with medians, ratios against the targets
-of issue 5, and peak memory per variant.
+eval forward, (f) the cwd step with r unlabeled images per labelled one (``unlabeled_ratio`` 1 and 3).
+Writes a Markdown report (``--out``) with medians, ratios against the targets of issues 5 and 30
+(with r unlabeled images per labelled one a step costs at most (1 + r) x the labelled cwd step: the teacher
+and the student each see every image once), and peak memory per variant.
 """
 
 from __future__ import annotations
@@ -38,6 +40,8 @@ from yolokd.criterion import KDCriterion
 from yolokd.distiller import Outputs, build_distiller
 from yolokd.integration.models import TeacherRunner, detect_head, prepare_teacher, student_outputs
 from yolokd.recorder import FeatureRecorder, probe_features
+
+UNLABELED_RATIOS = (1, 3)  # unlabeled images per labelled one (issue 30)
 
 
 def make_batch(n: int, imgsz: int, nc: int, device: torch.device, seed: int = 0) -> dict:
@@ -97,19 +101,25 @@ def main() -> None:
     t_ch = [s[1] for s in probe_features(yk_teacher, detect_head(yk_teacher, "teacher"), 128)]
     kd_settings = check_kd_settings({"kd_tau": 0.5, "kd_attn_mode": "student"}, require_teacher=False)
 
-    def trainable(method):
+    def trainable(method, ratio=0):
         student = deepcopy(student0)
         params = list(student.parameters())
         crit = student.init_criterion()
         if method in ("cwd", "cwd_attn"):
             distiller = build_distiller({**kd_settings, "kd_method": method}, s_ch, t_ch).to(device)
             params += list(distiller.parameters())
-            crit = KDCriterion(crit, TeacherRunner(yk_teacher, need_head=False), distiller, student_outputs)
+            runner = TeacherRunner(yk_teacher, need_head=False)
+            weight = 1.0 if ratio else None  # kd_unlabeled; None: no unlabeled images in the run
+            crit = KDCriterion(crit, runner, distiller, student_outputs, forward=student, unlabeled_weight=weight)
         opt = torch.optim.SGD(params, lr=1e-4, momentum=0.9)
+        step_batch = batch
+        if ratio:  # the trainer's stream adds them as batch["unlabeled_img"]
+            unl = make_batch(args.batch * ratio, args.imgsz, 2, device, seed=1)["img"]
+            step_batch = {**batch, "unlabeled_img": unl}
 
         def step():
             with autocast(args.amp, device=device.type):
-                loss, _ = crit(student(img), batch)
+                loss, _ = crit(student(img), step_batch)
             loss.sum().backward()
             opt.step()
             opt.zero_grad(set_to_none=True)
@@ -159,6 +169,7 @@ def main() -> None:
         "native distillation step": native,
         "teacher eval forward, unfused fp32": lambda: forward(teacher0, amp=False),
         "distiller alone, cwd_attn (fwd+bwd)": distiller_alone,
+        **{f"yolokd step cwd, unlabeled_ratio {r}": (lambda r=r: trainable("cwd", r)) for r in UNLABELED_RATIOS},
     }
     if only := os.environ.get("YOLOKD_BENCH_ONLY"):  # child process of peak_memory()
         fn = factories[only]()
@@ -210,6 +221,9 @@ def main() -> None:
         ]  # fmt: skip
     alone = med["distiller alone, cwd_attn (fwd+bwd)"] / med["yolokd step cwd_attn"]
     rows.append(("cwd_attn: distiller alone (fwd+bwd) / step", alone, "<= 0.05", alone <= 0.05))
+    for r in UNLABELED_RATIOS:
+        cost = med[f"yolokd step cwd, unlabeled_ratio {r}"] / ((1 + r) * med["yolokd step cwd"])
+        rows.append((f"cwd, unlabeled_ratio {r}: step / ((1 + {r}) x cwd step)", cost, "<= 1.00", cost <= 1.0))
     speedup = med["teacher eval forward, unfused fp32"] / t
     rows.append(("unfused fp32 eval forward / yolokd teacher forward", speedup, ">= 1.20", speedup >= 1.2))
 

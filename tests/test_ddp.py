@@ -90,6 +90,8 @@ def test_settings_survive_the_ddp_relaunch(data, teacher, runs):
         kd_method="cwd",
         kd_tau=2.0,
         kd_weight=0.3,
+        unlabeled=str(data.parent / "images" / "train"),  # each rank draws its own (test_unlabeled.py's sampler)
+        unlabeled_ratio=2.0,
         project=str(runs),
         name="ddp-args",
         **TINY,
@@ -103,9 +105,10 @@ def test_settings_survive_the_ddp_relaunch(data, teacher, runs):
         worker = state["trainer"](cfg=cfg, overrides=state["args"], _callbacks=state["callbacks"])  # as the worker does
     finally:
         ddp_cleanup(trainer, file)
-    for key in ("teacher", "kd_method", "kd_tau", "kd_weight"):
+    for key in ("teacher", "kd_method", "kd_tau", "kd_weight", "unlabeled", "unlabeled_ratio"):
         assert getattr(worker.args, key) == getattr(trainer.args, key)
     assert (worker.args.kd_tau, worker.args.kd_weight, worker.args.kd_method) == (2.0, 0.3, "cwd")
+    assert worker.args.unlabeled_ratio == 2.0
 
 
 RANK_CODE = """

@@ -37,6 +37,26 @@ def _gate(x: Tensor | None, gate: Tensor) -> Tensor | None:
     return None if x is None else _GradGate.apply(x, gate)
 
 
+def _gated(s: Outputs, gate: Tensor, fp32: bool) -> Outputs:
+    """The student's outputs behind the gradient gate; in float32 first where the distiller runs in it (the
+    student's AMP outputs are float16, the distiller's weights float32)."""
+    if fp32:
+        s = Outputs([f.float() for f in s.feats], *(None if x is None else x.float() for x in (s.scores, s.boxes)))
+    return Outputs([_gate(f, gate) for f in s.feats], _gate(s.scores, gate), _gate(s.boxes, gate))
+
+
+def _split(t: Outputs, n: int) -> tuple[Outputs, Outputs]:
+    """Outputs of a concatenated batch split into its first ``n`` images and the rest."""
+    parts = [(x[:n], x[n:]) if x is not None else (None, None) for x in (t.scores, t.boxes)]
+    return (
+        Outputs([f[:n] for f in t.feats], parts[0][0], parts[1][0]),
+        Outputs([f[n:] for f in t.feats], parts[0][1], parts[1][1]),
+    )
+
+
+UNLABELED_SUFFIX = "_unl"  # a term on the unlabeled images: its column is kd_cwd_unl, ...
+
+
 class KDCriterion:
     """Wraps the student's detection criterion; appends the distillation terms (``kd_cwd``, ``kd_cls``, ...).
 
@@ -49,6 +69,12 @@ class KDCriterion:
     overflowing float16, or the student's side) and the fix. In epochs where the schedule's scale is 0
     the teacher is not run at all.
 
+    Unlabeled images (``batch["unlabeled_img"]``, set by the trainer's stream) are never seen by the detection
+    loss: the student runs on them in a forward of its own (``forward``, in the trainer's autocast as the
+    labelled forward; its batch statistics are theirs alone), the teacher on the same images, and only the
+    distillation terms apply, each weighted ``unlabeled_weight`` per image relative to a labelled image's (the
+    columns ``kd_cwd_unl`` ...; the statistic ``kd/unlabeled_images`` counts the epoch's images, all ranks).
+
     Args:
         base: the student's own criterion, ``base(preds, batch) -> (loss_vector, items)``.
         teacher: ``teacher(images) -> Outputs`` of the frozen teacher (has a ``.model``).
@@ -56,6 +82,9 @@ class KDCriterion:
         student: ``student(preds) -> Outputs`` reading the student's training-mode predictions.
         warn: called with a message once per epoch when more than ``SKIP_WARN`` of the batches were skipped.
         precision: ``kd_precision``: ``amp`` (the trainer's autocast), ``fp32``, ``bf16`` or ``fp16``.
+        forward: ``forward(images) -> preds``, the student's training-mode forward, when unlabeled images come.
+        unlabeled_weight: ``kd_unlabeled``; None: no unlabeled images in this run (no columns for them).
+        world: DDP ranks, each drawing as many unlabeled images per step.
     """
 
     def __init__(
@@ -66,8 +95,13 @@ class KDCriterion:
         student: Callable[[Any], Outputs],
         warn: Callable[[str], None] = print,
         precision: str = "amp",
+        forward: Callable[[Tensor], Any] | None = None,
+        unlabeled_weight: float | None = None,
+        world: int = 1,
     ) -> None:
         self.base, self.teacher, self.distiller, self.student, self.warn = base, teacher, distiller, student, warn
+        self.forward, self.unlabeled_weight, self.world = forward, unlabeled_weight, max(world, 1)  # CPU: 0
+        self.unlabeled_seen = 0  # unlabeled images this epoch, this rank (host count: no sync)
         self.precision, self.ran_in = precision, "fp32"  # the setting; what the teacher last ran in
         self.finite = torch.ones((), dtype=torch.bool)  # this batch's flag, read by the gradient gates
         self.skipped = torch.zeros((), dtype=torch.int64)  # non-finite batches this epoch, on the loss device
@@ -80,37 +114,49 @@ class KDCriterion:
     def __call__(self, preds: Any, batch: dict) -> tuple[Tensor, dict[str, Tensor]]:
         loss, items = self.base(preds, batch)
         names = list(self.distiller.terms)
+        unl = batch.get("unlabeled_img") if self.unlabeled_weight is not None else None
+        if self.unlabeled_weight is not None:
+            names += [n + UNLABELED_SUFFIX for n in self.distiller.terms]
         if self.distiller.scale == 0:  # kd_stop: no distillation this epoch, and no teacher forward
             zero = loss.new_zeros(())
-            return torch.cat([loss, zero.reshape(1)]), {**items, **dict.fromkeys(names, zero)}
+            extra = 2 if self.unlabeled_weight is not None else 1
+            return torch.cat([loss, zero.repeat(extra)]), {**items, **dict.fromkeys(names, zero)}
         model = getattr(self.teacher, "model", None)
         if model is not None and model.training:  # nothing should switch it, but the teacher must stay in eval mode
             model.eval()
         device = batch["img"].device.type
         finite = torch.ones((), dtype=torch.bool, device=loss.device)
         self.finite = finite
+        n = batch["img"].shape[0]
+        s_unl = None if unl is None else self.student(self.forward(unl))  # its own forward, the trainer's autocast
         with precisions.autocast(self.precision, device):
             self.ran_in = precisions.active(device)
-            with torch.no_grad():
-                teacher = self.teacher(batch["img"])  # the same augmented batch the student sees
-            s = self.student(preds)
-            if self.ran_in == "fp32":  # the student's AMP outputs are float16, the distiller's weights float32
-                s = Outputs(
-                    [f.float() for f in s.feats], *(None if x is None else x.float() for x in (s.scores, s.boxes))
-                )
-            student = Outputs([_gate(f, finite) for f in s.feats], _gate(s.scores, finite), _gate(s.boxes, finite))
-            parts = self.distiller(student, teacher)
+            with torch.no_grad():  # the same augmented images the student sees, in one forward
+                teacher = self.teacher(batch["img"] if unl is None else torch.cat([batch["img"], unl.to(batch["img"])]))
+            teacher, t_unl = _split(teacher, n) if unl is not None else (teacher, None)
+            fp32 = self.ran_in == "fp32"
+            parts = self.distiller(_gated(self.student(preds), finite, fp32), teacher)
+            parts_unl = None if unl is None else self.distiller(_gated(s_unl, finite, fp32), t_unl)
         kd = parts.pop("kd_loss").float()
+        kd_unl = kd.new_zeros(()) if parts_unl is None else parts_unl.pop("kd_loss").float() * self.unlabeled_weight
         outputs = [x for x in (*teacher.feats, teacher.scores, teacher.boxes) if x is not None]
         teacher_ok = torch.stack([torch.isfinite(x).all() for x in outputs]).all().to(loss.device)
-        finite.copy_(torch.isfinite(kd))
+        finite.copy_(torch.isfinite(kd) & torch.isfinite(kd_unl))
         self.skipped = self.skipped.to(finite.device) + (~finite).long()
         self.teacher_bad = self.teacher_bad.to(finite.device) + (~teacher_ok).long()
         self.batches += 1
-        kd = torch.where(finite, kd, torch.zeros_like(kd))
         terms = {k: torch.where(finite, v.detach().float(), 0.0) for k, v in parts.items()}
-        batch_size = batch["img"].shape[0]  # base losses are scaled by batch size too
-        return torch.cat([loss, (kd * batch_size).reshape(1).to(loss.dtype)]), {**items, **terms}
+        total = [torch.where(finite, kd, torch.zeros_like(kd)) * n]  # base losses are scaled by batch size too
+        if self.unlabeled_weight is not None:
+            m = 0 if unl is None else unl.shape[0]
+            self.unlabeled_seen += m
+            w = self.unlabeled_weight
+            unl_terms = parts_unl or dict.fromkeys(self.distiller.terms, kd.new_zeros(()))
+            terms |= {
+                k + UNLABELED_SUFFIX: torch.where(finite, v.detach().float() * w, 0.0) for k, v in unl_terms.items()
+            }
+            total.append(torch.where(finite, kd_unl, torch.zeros_like(kd_unl)) * m)  # per image, as the labelled ones
+        return torch.cat([loss, torch.stack(total).to(loss.dtype)]), {**items, **terms}
 
     def __deepcopy__(self, memo: dict) -> Any:
         """A deep copy of the student (Ultralytics' EMA, also when NaN recovery rebuilds it) gets the plain
@@ -121,6 +167,9 @@ class KDCriterion:
         """Ultralytics' end-of-epoch hook: collect statistics, report skipped batches, forward the call."""
         n, bad_teacher = int(self.skipped), int(self.teacher_bad)  # the epoch's one host sync for them
         self.epoch_stats = {**self.distiller.pop_stats(), "kd/skipped": n / self.batches if self.batches else 0.0}
+        if self.unlabeled_weight is not None:
+            self.epoch_stats["kd/unlabeled_images"] = float(self.unlabeled_seen * self.world)
+        self.unlabeled_seen = 0
         if self.batches and n / self.batches > SKIP_WARN:
             self.warn(skip_message(n, self.batches, bad_teacher, self.ran_in))
         self.skipped.zero_()

@@ -13,7 +13,9 @@ mixin plugs in (each override is short; the work is in the modules named):
 - ``build_optimizer``: the distiller's own param groups (:mod:`.optim`); ``optimizer_step`` averages their
   gradients across DDP ranks and their initial values are broadcast from rank 0 (:mod:`yolokd.distributed`).
 - ``_setup_train``: after Ultralytics has built the EMA, the student's criterion (the task's own loss) is wrapped
-  (:mod:`yolokd.criterion`). The EMA, and so every checkpoint, never sees teacher or distiller.
+  (:mod:`yolokd.criterion`). The EMA, and so every checkpoint, never sees teacher or distiller. With
+  ``unlabeled=``, the stream of unlabeled images is built there (:mod:`.unlabeled`); ``preprocess_batch`` adds
+  each step's to the batch, and ``_close_dataloader_mosaic`` closes its mosaic too.
 - ``get_validator``: the task's own validator (``validator_class``), without yolokd's keys.
 - ``train``: the run folder is held (:mod:`yolokd.lock`); ``save_model`` / ``final_eval`` write every file
   atomically and the distiller's state beside last.pt (:mod:`.run_files`).
@@ -21,6 +23,7 @@ mixin plugs in (each override is short; the work is in the modules named):
 
 from __future__ import annotations
 
+from copy import copy
 from pathlib import Path
 
 import torch
@@ -30,7 +33,7 @@ from ultralytics.models.yolo.detect import DetectionTrainer, DetectionValidator
 from ultralytics.utils import LOGGER, RANK, YAML, IterableSimpleNamespace
 from ultralytics.utils.torch_utils import unwrap_model
 
-from yolokd import methods
+from yolokd import fingerprint, methods
 from yolokd._env import all_cores, torch_threads
 from yolokd.cfg import KD_DEFAULTS, SettingsError, resume_settings, split_settings, with_recipe
 from yolokd.criterion import KDCriterion
@@ -45,6 +48,7 @@ from yolokd.integration.models import (
     probe_levels,
     student_outputs,
 )
+from yolokd.integration.unlabeled import UnlabeledStream, build_stream
 from yolokd.integration.weights import resolve_weights
 from yolokd.lock import FolderLock
 
@@ -87,8 +91,11 @@ class DistillationMixin:
                 )
         vars(self.args).update(kd)
         check_student_task(self.args.model, student_task or self.args.task, self.kd_task, type(self).__name__)
+        pool = {}  # the unlabeled images' fingerprint, in args.yaml beside the settings (its folder, count, hash)
+        if self.args.unlabeled and methods.uses_unlabeled(self.args.kd_method):
+            pool = {"unlabeled_fingerprint": fingerprint.unlabeled(self.args.unlabeled)}  # no images: one line
         if RANK in {-1, 0}:
-            YAML.save(self.save_dir / "args.yaml", vars(self.args))  # again, now with the yolokd settings
+            YAML.save(self.save_dir / "args.yaml", {**vars(self.args), **pool})  # again, with the yolokd settings
         self.teacher: nn.Module | None = None
         if self.args.kd_method != "none":  # loaded on the CPU and checked before any training starts
             teacher = load_teacher(self.args.teacher, torch.device("cpu"))
@@ -96,6 +103,7 @@ class DistillationMixin:
             check_teacher(teacher, vars(self.args), names, channels, self.kd_task)
             self.teacher = teacher if methods.distils(self.args.kd_method) else None  # native loads its own copy
         self.distiller: Distiller | None = None
+        self.unlabeled: UnlabeledStream | None = None
 
     def check_resume(self, overrides: dict) -> None:
         """Ultralytics' resume check; then an existing run folder (``exist_ok=True``, ``resume``) is held before
@@ -199,7 +207,32 @@ class DistillationMixin:
         # one-to-many / one-to-one weights: that one is wrapped, so the schedule goes on where it stopped
         base = getattr(student, "criterion", None) if self.resume else None
         base = student.init_criterion() if base is None else base
-        student.criterion = KDCriterion(base, teacher, self.distiller, student_outputs, warn, self.args.kd_precision)
+        self.unlabeled = build_stream(self)
+        weight = self.args.kd_unlabeled if self.unlabeled is not None else None
+        student.criterion = KDCriterion(
+            base,
+            teacher,
+            self.distiller,
+            student_outputs,
+            warn,
+            self.args.kd_precision,
+            student,
+            weight,
+            self.world_size,
+        )
+
+    def preprocess_batch(self, batch: dict) -> dict:
+        """Ultralytics' batch on the device; with ``unlabeled=``, the step's unlabeled images as
+        ``batch["unlabeled_img"]`` (none in epochs that do not distil)."""
+        batch = super().preprocess_batch(batch)
+        if self.unlabeled is not None and self.distiller.scale != 0:
+            batch["unlabeled_img"] = self.unlabeled.next(self.epoch, like=batch["img"])
+        return batch
+
+    def _close_dataloader_mosaic(self) -> None:
+        super()._close_dataloader_mosaic()
+        if self.unlabeled is not None:
+            self.unlabeled.close_mosaic(copy(self.args))
 
     def _handle_nan_recovery(self, epoch: int) -> bool:
         """Ultralytics rolls the student back to last.pt after a NaN loss; the distiller goes back with it."""

@@ -102,6 +102,17 @@ def check_tasks(teacher: str, student: str, kd: Mapping[str, Any]) -> None:
     LOGGER.info(f"yolokd: {pair}: distilling the features entering the heads only (kd_cwd)")
 
 
+def check_pseudo_tasks(teacher: str, student: str, path: str) -> None:
+    """``kd_method=pseudo`` writes a detect teacher's boxes as a detect student's labels; other tasks are refused
+    (their labels are masks, keypoints or rotated boxes, which a detect teacher does not give)."""
+    for role, task in ((f"teacher '{path}'", teacher), ("student", student)):
+        if task != "detect":
+            raise SettingsError(
+                f"kd_method=pseudo writes a detect teacher's boxes as labels for a detect student; the {role} is "
+                f"{_a(task)} model: use detect models, or distil with kd_method=cwd"
+            )
+
+
 def load_teacher(path: str | Path, device: torch.device, role: str = "teacher") -> nn.Module:
     """Load a frozen, fused, eval-mode teacher from a checkpoint (the file is only read; a bare name such as
     ``yolov8l.pt`` is found or downloaded as Ultralytics does, :func:`.weights.resolve_weights`)."""
@@ -191,14 +202,18 @@ def check_teacher(
     teacher: nn.Module, kd: Mapping[str, Any], names: list[str], channels: int, task: str = "detect"
 ) -> None:
     """Refuse a teacher that does not fit the dataset (its ``names`` and image ``channels``) or a student of
-    ``task`` (:func:`check_tasks`) for settings ``kd``."""
-    path = kd["teacher"]
+    ``task`` (:func:`check_tasks`; ``kd_method=pseudo``: :func:`check_pseudo_tasks`) for settings ``kd``."""
+    path, pseudo = kd["teacher"], methods.METHODS[kd["kd_method"]].by == "pseudo"
+    if pseudo:
+        check_pseudo_tasks(model_task(teacher), task, path)
     check_tasks(model_task(teacher), task, kd)
     if (theirs := list(teacher.names.values())) != names:
         msg = f"teacher '{path}' was trained on classes {theirs}, but the dataset has {names}"
-        if not methods.distils(kd["kd_method"]):  # Ultralytics' own: it distils the teacher's class scores
+        if not methods.distils(kd["kd_method"]):  # native distils the teacher's class scores; pseudo labels with them
+            why = "native distillation uses the teacher's class scores"
+            why = "kd_method=pseudo writes its detections as labels" if pseudo else why
             raise SettingsError(
-                f"{msg}; native distillation uses the teacher's class scores, so train the "
+                f"{msg}; {why}, so train the "
                 "teacher on this dataset (or use kd_method=cwd with kd_allow_class_mismatch=True)"
             )
         if methods.needs_head(kd):

@@ -8,6 +8,8 @@ mixin plugs in (each override is short; the work is in the modules named):
   so they reach ``args.yaml``, checkpoints' ``train_args`` and the DDP workers, which Ultralytics rebuilds from
   ``type(trainer)`` and ``vars(trainer.args)``. The student's task must be the trainer's; the teacher is loaded
   and checked against the dataset and the student's task (:mod:`.models`), so bad input fails before training.
+  ``kd_method=pseudo``: the teacher's labels for the ``unlabeled=`` images join the train split
+  (:mod:`yolokd.data.pseudo`); nothing else of the trainer changes.
 - ``set_model_attributes`` (student on its device, before the optimizer exists): the teacher moves there, both
   heads' inputs are probed and the distiller is built (:mod:`yolokd.distiller`, from :mod:`yolokd.methods`).
 - ``build_optimizer``: the distiller's own param groups (:mod:`.optim`); ``optimizer_step`` averages their
@@ -37,6 +39,7 @@ from yolokd import fingerprint, methods
 from yolokd._env import all_cores, torch_threads
 from yolokd.cfg import KD_DEFAULTS, SettingsError, resume_settings, split_settings, with_recipe
 from yolokd.criterion import KDCriterion
+from yolokd.data.pseudo import train_split
 from yolokd.distiller import Distiller, build_distiller
 from yolokd.distributed import average_gradients, broadcast_from_rank0
 from yolokd.integration import optim, run_files
@@ -102,6 +105,10 @@ class DistillationMixin:
             names, channels = list(self.data["names"].values()), int(self.data.get("channels", 3))
             check_teacher(teacher, vars(self.args), names, channels, self.kd_task)
             self.teacher = teacher if methods.distils(self.args.kd_method) else None  # native loads its own copy
+        if methods.METHODS[self.args.kd_method].by == "pseudo":  # the teacher's labels join the train split
+            out, make = self.save_dir / "pseudo", RANK in {-1, 0}  # DDP workers and resume reuse them
+            with torch_threads():  # the predictor's select_device sets the process's threads, as above
+                self.data["train"] = train_split(self.data["train"], vars(self.args), out, self.device, make)
         self.distiller: Distiller | None = None
         self.unlabeled: UnlabeledStream | None = None
 

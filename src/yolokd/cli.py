@@ -231,8 +231,9 @@ def check_compare(args: dict[str, Any]) -> None:
     own = {"data", "teacher", "project", "name", *COMPARE_KEYS}
     check_own_args({k: v for k, v in args.items() if k not in own}, args.get("recipe", "default"))
     check_keys(args, extra=COMPARE_KEYS)
-    labelled = parse_labelled(args.get("labelled"), args.get("unlabeled"))
-    parse_methods(args.get("methods", "none,cwd,cwd_attn,native"), labelled, args.get("unlabeled"))
+    pool = None if str(args.get("unlabeled")).lower() in NONE_WORDS else args["unlabeled"]  # (unlabeled=none)
+    labelled = parse_labelled(args.get("labelled"), pool)
+    parse_methods(args.get("methods", "none,cwd,cwd_attn,native"), labelled, pool)
     parse_seeds(args.get("seeds", 3))
     check_folds(args.get("folds"), "teacher_epochs" in args)
     parse_only_folds(args.get("only_folds"), args.get("folds"))

@@ -8,6 +8,8 @@ is written to the comparison folder::
       teacher/                Ultralytics run of the teacher (when trained here)
       none-s0/ cwd-s0/ ...    one Ultralytics run per method and seed, with yolokd_run.json + metrics.json
       folds/                  with folds=k: folds.csv and f0/data.yaml ...; runs are then teacher-f0/, none-s0-f0/ ...
+                              with labelled=F also f0/labelled-F.yaml, f0/unlabeled-F.txt and labelled-F.csv
+      labelled/               labelled=F without folds: labelled-F.yaml, unlabeled-F.txt, labelled-F.csv
       table.md table.csv summary.json env.json map.png examples.png
 
 Re-running the same command reuses finished runs (metrics.json), resumes interrupted ones

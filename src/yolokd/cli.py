@@ -50,6 +50,9 @@ modes:
               only_folds=0,2 (run those folds of folds=k alone),
               records=DIR (keep each finished run's settings and metrics there, and reuse them: continue elsewhere),
               score=auto|last|best (scored weights; auto: last.pt, or best.pt on a test: split; best: Ultralytics'),
+              unlabeled=DIR (to the rows that learn from unlabeled images: cwd, cwd_attn, response, pseudo),
+              labelled=0.25 (label-scarce: that share of each fold's training images keeps its labels, the rest is
+              the unlabeled pool; a row none@labelled=1 trains on all labels: the ceiling),
               plus any train argument
   data      prepare a YOLO dataset, or unlabeled frames from cameras:
               data trees out=DIR           aerial tree crowns (DeepForest's annotations, fetched with pip)
@@ -188,6 +191,7 @@ COMPARE_KEYS = {
     "records",
     "only_folds",
     "score",
+    "labelled",
 }
 
 
@@ -211,7 +215,15 @@ HELP = _mode_help()
 
 def check_compare(args: dict[str, Any]) -> None:
     """The cheap checks of ``yolokd compare``: required keys, all keys, methods and seeds, yolokd values."""
-    from yolokd.compare.args import check_folds, check_own_args, parse_methods, parse_only_folds, parse_seeds, scoring
+    from yolokd.compare.args import (
+        check_folds,
+        check_own_args,
+        parse_labelled,
+        parse_methods,
+        parse_only_folds,
+        parse_seeds,
+        scoring,
+    )
 
     missing = [k for k in ("data", "teacher") if k not in args]
     if missing:
@@ -219,7 +231,9 @@ def check_compare(args: dict[str, Any]) -> None:
     own = {"data", "teacher", "project", "name", *COMPARE_KEYS}
     check_own_args({k: v for k, v in args.items() if k not in own}, args.get("recipe", "default"))
     check_keys(args, extra=COMPARE_KEYS)
-    parse_methods(args.get("methods", "none,cwd,cwd_attn,native"))
+    pool = None if str(args.get("unlabeled")).lower() in NONE_WORDS else args["unlabeled"]  # (unlabeled=none)
+    labelled = parse_labelled(args.get("labelled"), pool)
+    parse_methods(args.get("methods", "none,cwd,cwd_attn,native"), labelled, pool)
     parse_seeds(args.get("seeds", 3))
     check_folds(args.get("folds"), "teacher_epochs" in args)
     parse_only_folds(args.get("only_folds"), args.get("folds"))

@@ -21,7 +21,8 @@ from typing import Any
 
 from yolokd import fingerprint
 from yolokd.figures import plot_examples, plot_map
-from yolokd.stats import METRICS, metrics_of, pair, summarize, task_of
+from yolokd.methods import uses_unlabeled
+from yolokd.stats import METRICS, is_ceiling, metrics_of, pair, summarize, task_of
 
 
 def _fmt(x: float | None, spec: str = ".3f", sign: bool = False) -> str:
@@ -187,12 +188,14 @@ def _boxes(teacher: dict, settings: dict[str, Any]) -> str:
     return boxes
 
 
-def _model_lines(rows: list[dict], metrics=METRICS) -> list[str]:
+def _model_lines(rows: list[dict], metrics=METRICS, timed: bool = False) -> list[str]:
     """The main table: per model its size, mean ± std of the task's own pair of metrics, Δ to the plain student
-    with its interval, gap closed, then (segment, pose) the mean ± std of the boxes' metrics."""
+    with its interval, gap closed (and label gap closed, with a ceiling row), then (segment, pose) the mean ± std of
+    the boxes' metrics, and (``timed``: a comparison with unlabeled images) the seconds per epoch."""
     (p, p_name), (q, q_name), *others = metrics
     heads = [p_name, q_name, f"Δ {p_name} vs none [95% CI]", f"Δ {q_name} vs none [95% CI]", f"gap closed ({p_name})"]
-    heads += [name for _, name in others]
+    ceiling = any("label_gap_closed" in r for r in rows)
+    heads += [f"label gap closed ({p_name})"] * ceiling + [name for _, name in others] + ["s/epoch"] * timed
     lines = ["| model | params (M) | GFLOPs | " + " | ".join(heads) + " | runs |", "|---" * (len(heads) + 4) + "|"]
     for row in rows:
         cells = [
@@ -201,6 +204,11 @@ def _model_lines(rows: list[dict], metrics=METRICS) -> list[str]:
         ]
         gap = "" if row["model"] == "teacher" else _fmt(row["gap_closed"] * 100, ".0f") + " %"
         cells[2:2] = [_cell_diff(row, p), _cell_diff(row, q), gap.replace("— %", "—")]
+        if ceiling:
+            label_gap = "" if row["model"] == "teacher" else _fmt(row.get("label_gap_closed", math.nan) * 100, ".0f")
+            cells.insert(5, f"{label_gap} %".replace("— %", "—") if label_gap else "")
+        if timed:
+            cells.append(_fmt(row.get("epoch_s"), ".1f"))
         lines.append(
             f"| {row['model']} | {row['params_m']:.2f} | {row['gflops']:.2f} | "
             + " | ".join(cells)
@@ -255,12 +263,51 @@ def _note_lines(rows: list[dict], folded: bool, task: str = "detect") -> list[st
     return lines
 
 
-def _write_csv(path: Path, rows: list[dict], pairs: list[tuple[int, int | None]], metrics=METRICS) -> None:
+def _unlabeled_lines(settings: dict[str, Any], labels: list[str], folded: bool) -> list[str]:
+    """Where a comparison's unlabeled images come from and which rows learn from them (none without any)."""
+    learn = [m for m in labels if "@labelled=" not in m and uses_unlabeled(m.split("@")[0].split(":")[0])]
+    users = ", ".join(f"`{m}`" for m in learn)
+    if settings.get("unlabeled"):
+        return [f"Unlabeled images: `{settings['unlabeled']}`, given to {users or 'no row'} (no other run).", ""]
+    if not settings.get("labelled"):
+        return []
+    images = "each fold's training images" if folded else "the training images"
+    return [
+        f"Label-scarce (labelled={settings['labelled']:g}): about that share of {images} keeps its labels, in "
+        f"contiguous blocks listed in `{settings.get('labelled_csv')}`; the teachers and every row train on it, and "
+        f"the rest is the unlabeled pool of {users or 'no row'} (its labels never read in training); a row "
+        "`@labelled=1` trains on all labels.",
+        "",
+    ]
+
+
+def _scarce_notes(rows: list[dict], metrics, timed: bool) -> list[str]:
+    """How to read the label gap closed and the seconds per epoch, where the table has them."""
+    lines = []
+    if any("label_gap_closed" in r for r in rows):
+        ceiling = next(r["model"] for r in rows if is_ceiling(str(r["model"])))
+        lines.append(
+            f"Label gap closed: Δ {metrics[0][1]} vs none / (`{ceiling}` − none), the ceiling being the plain "
+            "student on all labels: a ratio of the means over the seed (and fold) pairs that have the row, none and "
+            "the ceiling, not a mean of per-seed ratios (a seed's own ceiling − none can be near 0)."
+        )
+    if timed:
+        lines.append(
+            "s/epoch: seconds per epoch (training, and validation where it ran) from each run's results.csv, mean "
+            "over runs; comparable only between runs on the same machine."
+        )
+    return lines
+
+
+def _write_csv(
+    path: Path, rows: list[dict], pairs: list[tuple[int, int | None]], metrics=METRICS, timed: bool = False
+) -> None:
     """table.csv: the main table's numbers unrounded (every metric of the task, the boxes' with their Δ too), and
     each model's value per pair."""
     keys = ["model", "params_m", "gflops", "n"]
     keys += [c for k, _ in metrics for c in (f"{k}_mean", f"{k}_std", f"d_{k}", f"d_{k}_lo", f"d_{k}_hi")]
-    keys += ["gap_closed"] + [f"{k}_{pair({'seed': s_, 'fold': f_})}" for k, _ in metrics for s_, f_ in pairs]
+    keys += ["gap_closed"] + ["label_gap_closed"] * any("label_gap_closed" in r for r in rows)
+    keys += ["epoch_s"] * timed + [f"{k}_{pair({'seed': s_, 'fold': f_})}" for k, _ in metrics for s_, f_ in pairs]
     with open(path, "w", newline="") as f:
         w = csv.DictWriter(f, fieldnames=keys, extrasaction="ignore")
         w.writeheader()
@@ -280,12 +327,13 @@ def write_tables(
             row["params_m"], row["gflops"] = model_size(row["weights"], imgsz)
     pairs = _pairs(runs)
     folded = pairs[0][1] is not None
-    lines = _header_lines(teacher, runs, rows, settings, env) + _model_lines(rows, metrics)
-    lines += _pair_lines(runs, labels, pairs, metrics)
+    timed = bool(settings.get("labelled") or settings.get("unlabeled"))  # unlabeled images cost time: shown
+    lines = _header_lines(teacher, runs, rows, settings, env) + _unlabeled_lines(settings, labels, folded)
+    lines += _model_lines(rows, metrics, timed) + _pair_lines(runs, labels, pairs, metrics)
     lines += _fold_lines(teacher, runs, labels, metrics) if folded else _teacher_note(teacher, runs)
-    lines += _attention_lines(runs, labels) + _note_lines(rows, folded, task)
+    lines += _attention_lines(runs, labels) + _note_lines(rows, folded, task) + _scarce_notes(rows, metrics, timed)
     (out / "table.md").write_text("\n".join(lines) + "\n", encoding="utf-8")
-    _write_csv(out / "table.csv", rows, pairs, metrics)
+    _write_csv(out / "table.csv", rows, pairs, metrics, timed)
     summary = {"settings": settings, "teacher": teacher, "runs": runs, "rows": rows}
     if task != "detect":
         summary["task"] = {"task": task, "primary": metrics[0][0], "metrics": dict(metrics)}

@@ -3,7 +3,8 @@
 Runs are paired by seed (by seed and fold with ``folds=``), and each method's difference to the plain student
 is the mean paired difference with a 95 % Student-t interval over seeds. With folds, a seed's difference is the
 mean over its folds (every image validated once): the folds of one seed share most training images, so they are
-not independent pairs. "Gap closed" is the paired Δ mAP50 / (teacher − student) over the same pairs.
+not independent pairs. "Gap closed" is the paired Δ mAP50 / (teacher − student) over the same pairs; with a
+ceiling row (``none@labelled=1``, compare ``labelled=``), "label gap closed" is Δ / (ceiling − none) likewise.
 Each task is judged on its own metric (:data:`TASK_METRICS`): segment on its masks, pose on its keypoints.
 Pure Python: no files, no Markdown, no Ultralytics.
 """
@@ -162,6 +163,8 @@ def summarize(
         row: dict[str, Any] = {"model": label, "n": len(rs), "weights": rs[0]["weights"]}
         if "params_m" in rs[0]:  # measured when the run was validated (a recorded run has no weights here)
             row["params_m"], row["gflops"] = rs[0]["params_m"], rs[0]["gflops"]
+        if timed := [r["epoch_s"] for r in rs if r.get("epoch_s") is not None]:
+            row["epoch_s"] = statistics.fmean(timed)  # seconds per epoch, mean over runs
         paired = {pair(r): r for r in rs if pair(r) in base} if label != "none" else {}
         if paired:  # the interval's unit is the seed (with folds: its mean over the same folds for every seed)
             folds_of: dict[int, set] = {}
@@ -194,4 +197,28 @@ def summarize(
         gaps = [at_fold.get(f, t_p) - base[pair({"seed": s, "fold": f})][p] for s in seeds for f in folds]
         gap = statistics.fmean(gaps) if gaps else math.nan
         row["gap_closed"] = row[f"d_{p}"] / gap if gap > 0 else math.nan
+    ceiling = next((label for label in labels if is_ceiling(label)), None)
+    if ceiling is not None:
+        label_gap(rows, runs, ceiling, p)
     return rows
+
+
+def is_ceiling(label: str) -> bool:
+    """Whether a row is ``none@labelled=1``: the plain student on all of the training labels (compare labelled=)."""
+    head, *options = label.split("@")
+    return head == "none" and [o.partition("=")[0] for o in options] == ["labelled"]
+
+
+def label_gap(rows: list[dict[str, Any]], runs: list[dict], ceiling: str, p: str) -> None:
+    """Each student row's ``label_gap_closed``: its Δ ``p`` to the floor (``none``, on the labelled part) over the
+    ceiling's Δ (``ceiling``, on all labels), a ratio of the means over the (seed, fold) pairs that have the row,
+    the floor and the ceiling, not a mean of per-pair ratios (a pair's own ceiling − floor can be near 0)."""
+    base = {pair(r): r for r in runs if r["label"] == "none"}
+    top = {pair(r): r for r in runs if r["label"] == ceiling}
+    for row in rows:
+        rs = [r for r in runs if r["label"] == row["model"] and pair(r) in base and pair(r) in top]
+        if row["model"] == "teacher" or not rs:
+            continue
+        gap = statistics.fmean(top[pair(r)][p] - base[pair(r)][p] for r in rs)
+        gained = statistics.fmean(r[p] - base[pair(r)][p] for r in rs)
+        row["label_gap_closed"] = gained / gap if gap > 0 else math.nan

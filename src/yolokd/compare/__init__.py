@@ -8,6 +8,8 @@ is written to the comparison folder::
       teacher/                Ultralytics run of the teacher (when trained here)
       none-s0/ cwd-s0/ ...    one Ultralytics run per method and seed, with yolokd_run.json + metrics.json
       folds/                  with folds=k: folds.csv and f0/data.yaml ...; runs are then teacher-f0/, none-s0-f0/ ...
+                              with labelled=F also f0/labelled-F.yaml, f0/unlabeled-F.txt and labelled-F.csv
+      labelled/               labelled=F without folds: labelled-F.yaml, unlabeled-F.txt, labelled-F.csv
       table.md table.csv summary.json env.json map.png examples.png
 
 Re-running the same command reuses finished runs (metrics.json), resumes interrupted ones
@@ -32,11 +34,21 @@ from typing import Any
 
 from yolokd import fingerprint, report
 from yolokd.cfg import KD_DEFAULTS, SettingsError, check_kd_settings, split_settings, with_recipe
-from yolokd.compare.args import check_folds, check_own_args, parse_methods, parse_only_folds, parse_seeds, scoring
+from yolokd.compare.args import (
+    check_folds,
+    check_own_args,
+    parse_labelled,
+    parse_methods,
+    parse_only_folds,
+    parse_seeds,
+    scoring,
+)
 from yolokd.compare.plan import Comparison, Run, Teachers, plan_runs
-from yolokd.compare.train import log, run_metrics, scores, train_run
+from yolokd.compare.train import epoch_seconds, log, run_metrics, scores, train_run
 from yolokd.data.folds import write_folds
+from yolokd.data.scarce import write_split
 from yolokd.lock import FolderLock
+from yolokd.methods import uses_unlabeled
 from yolokd.records import has_record, run_spec, save_record
 
 
@@ -57,6 +69,7 @@ def compare(
     records: str | None = None,
     only_folds: int | str | list[int] | None = None,
     score: str | None = None,
+    labelled: float | str | None = None,
     **train_args: Any,
 ) -> Path:
     """Run the comparison and write its report; return the comparison folder.
@@ -77,14 +90,26 @@ def compare(
     runs count in the tables; without their weights they are not drawn in examples.png.
     ``score=`` chooses the weights scored (:func:`~yolokd.compare.args.scoring`): by default the last epoch's on
     the validation images, or best.pt on a held-out ``test:`` split; ``score=best`` is Ultralytics' convention.
+    ``unlabeled=DIR`` goes to the rows whose method learns from unlabeled images (:func:`yolokd.methods.uses_unlabeled`)
+    and to no other run, teachers included. ``labelled=0.25`` keeps the labels of a quarter of each fold's training
+    images (:mod:`yolokd.data.scarce`): teachers and rows train on that part, the rest is the unlabeled pool of the
+    rows that learn from it, and a row ``METHOD@labelled=1`` (``none@labelled=1``: the ceiling) trains on all labels.
     """
     recipe = "default" if recipe is None else recipe  # recipe=none on the command line
     check_own_args(train_args, recipe)
-    method_list, seed_list = parse_methods(methods), parse_seeds(seeds)
     common = with_recipe({**train_args, "recipe": recipe})
     common.pop("kd_method", None)  # a recipe's; methods= chooses (check_own_args refuses it in train_args)
     kd_common = {k: v for k, v in common.items() if k in KD_DEFAULTS}
     resolved = check_kd_settings(kd_common, require_teacher=False)
+    pool = resolved["unlabeled"]  # made absolute; given per row (plan_runs), to the rows that learn from it
+    common.pop("unlabeled", None)
+    labelled = parse_labelled(labelled, pool)
+    method_list, seed_list = parse_methods(methods, labelled, pool), parse_seeds(seeds)
+    if pool is not None and not any(uses_unlabeled(kd["kd_method"]) for _, kd in method_list):
+        raise SettingsError(
+            f"unlabeled={pool} is used by no row of methods= ({', '.join(m for m, _ in method_list)}); add one "
+            "that learns from unlabeled images (cwd, cwd_attn, response, pseudo)"
+        )
     split_settings({**common, "data": data, "epochs": epochs, "kd_method": "none"})  # fail before any training
     train_teacher = teacher_epochs is not None
     check_folds(folds, train_teacher)
@@ -107,6 +132,8 @@ def compare(
         plan["scored"] = scored
         plan["cwd_attn_mode"] = resolved["kd_attn_mode"]
         plan["records"] = str(Path(records).resolve()) if records else None
+        plan |= {"labelled": labelled} if labelled < 1 else {}
+        plan |= {"unlabeled": pool} if pool is not None else {}
         base = {"data": str(Path(data).resolve()), "project": str(out), "exist_ok": True, **common}
         return _run(out, base, plan, teacher, teacher_epochs, method_list, seed_list, examples, examples_conf)
 
@@ -117,8 +144,16 @@ def _run(out, base, options, teacher, teacher_epochs, method_list, seed_list, ex
     folds = options["folds"]
     fold_data = write_folds(base["data"], folds, out / "folds") if folds else [Path(base["data"])]
     fold_ids: list[int | None] = list(range(folds)) if folds else [None]
-    data_fp = {str(d): fingerprint.dataset(d) for d in fold_data}
-    c = Comparison(out, base, options, str(teacher), teacher_epochs, fold_ids, fold_data, data_fp, env)
+    full_data, pools = fold_data, [options.get("unlabeled")] * len(fold_ids)
+    if options.get("labelled"):  # the label-scarce split: each fold's labelled part and its unlabeled pool
+        tiles = Path(base["data"]).resolve().parent / "tiles.csv"
+        where = out / ("folds" if folds else "labelled")
+        fold_data, pool_lists, csv_file = write_split(full_data, fold_ids, options["labelled"], tiles, where)
+        pools, options["labelled_csv"] = [str(p) for p in pool_lists], str(csv_file)
+    data_fp = {str(d): fingerprint.dataset(d) for d in dict.fromkeys([*fold_data, *full_data])}
+    pool_fp = {p: fingerprint.unlabeled(p) for p in dict.fromkeys(pools) if p}
+    c = Comparison(out, base, options, str(teacher), teacher_epochs, fold_ids, fold_data, data_fp, env,
+                   full_data, pools, pool_fp)  # fmt: skip
     teachers = Teachers(c)
     labels = [m for m, _ in method_list]
     runs = train_runs(c, teachers, plan_runs(c, teachers, method_list, seed_list), labels)
@@ -139,6 +174,7 @@ def train_runs(c: Comparison, teachers: Teachers, plan: list[Run], labels: list[
             how, run_dir, metrics = _train(c, teachers, run)
         log(f"[{i}/{len(plan)}] {run.what} ({how}): {scores(metrics)}")
         done = {"label": run.label, "seed": run.seed, "fold": run.fold, "data": str(run.data), "run_dir": str(run_dir)}
+        done |= {"epoch_s": t} if (t := epoch_seconds(run_dir)) is not None else {}
         runs.append({**done, "weights": str(run_dir / "weights" / c.scored["weights"]), "how": how, **metrics})
         teachers.get(run.k, weights=False)  # the report needs this fold's teacher; its record will do
         report.write_tables(c.out, teachers.pooled(), runs, labels, c.settings, c.env)

@@ -2,8 +2,8 @@
 
 Pure Python over the settings (:mod:`yolokd.cfg`) and the registry of methods (:mod:`yolokd.methods`): the CLI
 runs these checks first, so a mistyped ``methods=`` or ``seeds=`` is answered before torch or Ultralytics loads.
-``methods=`` becomes (label, kd settings) rows, ``seeds=`` and ``only_folds=`` lists, a label its run folder's
-stem; :func:`run_order` fixes the order the runs train in.
+``methods=`` becomes (label, kd settings) rows, ``seeds=`` and ``only_folds=`` lists, ``labelled=`` a fraction, a
+label its run folder's stem; :func:`run_order` fixes the order the runs train in.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from yolokd.cfg import (
     ultralytics_defaults,
     unknown_key_error,
 )
-from yolokd.methods import METHODS
+from yolokd.methods import METHODS, relevant, uses_unlabeled
 
 RESERVED = {  # compare's own keys replace these per-run settings
     "model": "student=",
@@ -36,16 +36,25 @@ RESERVED = {  # compare's own keys replace these per-run settings
     "epochs": "epochs=",
 }
 OPTIONS = {k for m in METHODS.values() for k in m.options}  # Ultralytics settings a row may set (@dis=)
+POOL_KEYS = ("unlabeled_ratio", "kd_unlabeled", "pseudo_conf")  # how a row uses the comparison's unlabeled images
 
 
-def parse_methods(methods: str | list[str]) -> list[tuple[str, dict[str, Any]]]:
+def parse_methods(
+    methods: str | list[str], labelled: float = 1.0, unlabeled: str | None = None
+) -> list[tuple[str, dict[str, Any]]]:
     """``none,cwd,cwd_attn:shared,cwd_attn@kd_weight=10@kd_tau=1`` → [(label, kd settings)].
 
     A label is ``METHOD[:MODE][@key=value]...``: ``cwd_attn:MODE`` picks ``kd_attn_mode`` and each
     ``@key=value`` sets a yolokd setting for that row only (a sweep); ``native@dis=3`` sets Ultralytics'
     distillation weight ``dis`` (default 6) of a native row. The plain student (``none``) is always included:
     it is the baseline every difference is taken against.
+
+    With unlabeled images (``unlabeled=``, or ``labelled`` < 1: the comparison's ``labelled=``), a row that learns
+    from them may set ``@unlabeled_ratio=``, ``@kd_unlabeled=`` or ``@pseudo_conf=``; with ``labelled`` < 1,
+    ``@labelled=1`` trains a row on all of the training labels (``none@labelled=1``: the ceiling), kept as
+    ``"labelled": 1.0`` in its settings.
     """
+    pool = labelled < 1 or unlabeled is not None
     items = [m.strip() for m in (methods.split(",") if isinstance(methods, str) else methods) if m.strip()]
     out: list[tuple[str, dict[str, Any]]] = []
     for item in items:
@@ -63,12 +72,15 @@ def parse_methods(methods: str | list[str]) -> list[tuple[str, dict[str, Any]]]:
                     f"{', '.join(CHOICES['kd_attn_mode'])}"
                 )
             kd["kd_attn_mode"] = mode
-        if overrides and method == "none":
-            raise SettingsError(f"methods: '{item}': the plain student 'none' takes no settings")
+        if [ov for ov in overrides if not ov.startswith("labelled=")] and method == "none":
+            raise SettingsError(f"methods: '{item}': the plain student 'none' takes no settings but @labelled=1")
         for ov in overrides:
             key, sep, value = ov.partition("=")
             if not sep or not key or not value:
                 raise SettingsError(f"methods: '{item}': '@{ov}' is not of the form @key=value, e.g. @kd_weight=10")
+            if key in ("labelled", "unlabeled", *POOL_KEYS):
+                kd[key] = _pool_option(item, method, key, value, labelled, pool)
+                continue
             if key in OPTIONS:
                 kd[key] = _option(item, method, key, value)
                 continue
@@ -76,8 +88,19 @@ def parse_methods(methods: str | list[str]) -> list[tuple[str, dict[str, Any]]]:
                 err = unknown_key_error(key, set(KD_DEFAULTS) - {"kd_method", "teacher"} | set(METHODS[method].options))
                 raise SettingsError(f"methods: '{item}': {err}")
             kd[key] = value
+        if "labelled" in kd and (used := [k for k in POOL_KEYS if k in kd]):
+            raise SettingsError(f"methods: '{item}' trains on all labels: it has no unlabeled images for @{used[0]}=")
+        check = {k: v for k, v in kd.items() if k not in OPTIONS and k != "labelled"}
+        if uses_unlabeled(method) and pool and "labelled" not in kd:
+            check["unlabeled"] = "."  # a stand-in for the pool compare gives this row (checked where it is made)
+        elif METHODS[method].by == "pseudo":
+            why = "trains on all labels" if "labelled" in kd else "has no unlabeled images"
+            raise SettingsError(
+                f"methods: '{item}' labels unlabeled images, and this row {why}: pass unlabeled=DIR, or "
+                "labelled=FRACTION < 1 to keep part of the training images unlabeled"
+            )
         try:
-            typed = check_kd_settings({k: v for k, v in kd.items() if k not in OPTIONS}, require_teacher=False)
+            typed = check_kd_settings(check, require_teacher=False)
         except SettingsError as e:
             raise SettingsError(f"methods: '{item}': {e}") from None
         kd = {k: typed.get(k, v) for k, v in kd.items()}
@@ -90,6 +113,41 @@ def parse_methods(methods: str | list[str]) -> list[tuple[str, dict[str, Any]]]:
     if "none" not in (label for label, _ in out):
         out.insert(0, ("none", {"kd_method": "none"}))
     return out
+
+
+def _pool_option(item: str, method: str, key: str, value: str, labelled: float, pool: bool) -> Any:
+    """A row's ``@labelled=1`` (all of the training labels), or how it uses the comparison's unlabeled images
+    (``@unlabeled_ratio=``, ``@kd_unlabeled=``, ``@pseudo_conf=``; checked with the row's other settings)."""
+    if key == "unlabeled":
+        raise SettingsError(
+            f"methods: '{item}': the unlabeled images are the comparison's: pass unlabeled=DIR to compare (every "
+            "row that learns from them gets it), or labelled=FRACTION"
+        )
+    if key == "labelled":
+        try:
+            whole = float(value) == 1
+        except ValueError:
+            whole = False
+        if not whole:
+            raise SettingsError(
+                f"methods: '{item}': a row's @labelled= can only be 1 (all of the training labels, e.g. "
+                "none@labelled=1: the ceiling); the comparison's labelled=FRACTION sets the others' share"
+            )
+        if labelled >= 1:
+            raise SettingsError(
+                f"methods: '{item}' trains on all labels, as every row does without labelled=; pass "
+                "labelled=FRACTION < 1 (e.g. labelled=0.25) to compare it with rows on a part of them"
+            )
+        return 1.0
+    if key not in relevant(method):
+        users = ", ".join(m for m in METHODS if key in relevant(m))
+        raise SettingsError(f"methods: '{item}': {method} does not read {key} (it is read by {users})")
+    if not pool:
+        raise SettingsError(
+            f"methods: '{item}': @{key}= says how unlabeled images are used, and this comparison has none: pass "
+            "unlabeled=DIR, or labelled=FRACTION < 1 to keep part of the training images unlabeled"
+        )
+    return value
 
 
 def _option(item: str, method: str, key: str, value: str) -> float:
@@ -141,6 +199,28 @@ def check_folds(folds: Any, train_teacher: bool) -> None:
             "or a .pt pretrained on other data (e.g. yolov8s-fall.pt from `yolokd data pretrained`): compare then "
             "trains one teacher per fold on that fold's training images only"
         )
+
+
+def parse_labelled(labelled: Any, unlabeled: Any = None) -> float:
+    """``labelled=0.25``: the share of the training images that keep their labels (:mod:`yolokd.data.scarce`); 1,
+    the default, labels all. The rest are the comparison's unlabeled pool, so an own ``unlabeled=`` is refused."""
+    if labelled is None or (isinstance(labelled, str) and labelled.strip().lower() in NONE_WORDS):
+        return 1.0
+    try:
+        value = float(labelled) if not isinstance(labelled, bool) else math.nan
+    except (TypeError, ValueError):
+        value = math.nan
+    if not 0 < value <= 1:
+        raise SettingsError(
+            f"labelled={labelled} must be a fraction in (0, 1]: the share of the training images that keep their "
+            "labels (e.g. labelled=0.25; 1, the default, labels all)"
+        )
+    if value < 1 and unlabeled is not None:
+        raise SettingsError(
+            f"labelled={value:g} makes the other training images the unlabeled pool; leave unlabeled= out, or pass "
+            "labelled=1 to add your own unlabeled= images"
+        )
+    return value
 
 
 def run_order(seeds: list[int], n_folds: int) -> list[tuple[int, int]]:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 from typing import Any
@@ -19,6 +19,7 @@ from yolokd import fingerprint, report
 from yolokd.cfg import KD_DEFAULTS, SettingsError
 from yolokd.compare.args import run_order, run_stem
 from yolokd.compare.train import evaluate, log, scored_as, scores, train_run, was_scored
+from yolokd.methods import uses_unlabeled
 from yolokd.records import has_record, load_record, record_metrics, run_spec, save_record
 from yolokd.stats import pool_teachers
 
@@ -37,8 +38,11 @@ class Comparison:
     teacher_epochs: int | None  # None: the teacher is used as given
     fold_ids: list[int | None]  # each fold's number; [None] without folds
     fold_data: list[Path]  # each fold's data.yaml; without folds, the dataset's
-    data_fp: dict[str, dict[str, Any]]  # the fingerprint of each of those, by path
+    data_fp: dict[str, dict[str, Any]]  # the fingerprint of each of those and of full_data's, by path
     env: dict[str, Any]  # the code and command this comparison starts with (report.environment)
+    full_data: list[Path] = field(default_factory=list)  # each fold's data.yaml with all labels (rows @labelled=1)
+    pools: list[str | None] = field(default_factory=list)  # each fold's unlabeled= for the rows that learn from it
+    pool_fp: dict[str, dict[str, Any]] = field(default_factory=dict)  # the fingerprint of each pool, by path
 
     @property
     def records(self) -> Path | None:
@@ -203,12 +207,18 @@ def plan_runs(c: Comparison, teachers: Teachers, methods: list[tuple[str, dict]]
 
 
 def _plan_run(c: Comparison, teachers: Teachers, seed: int, k: int, label: str, kd: dict, student_fp: dict) -> Run:
-    """The run of method ``label`` on seed ``seed`` and the k-th fold (see plan_runs)."""
-    fold, data = c.fold_ids[k], c.fold_data[k]
+    """The run of method ``label`` on seed ``seed`` and the k-th fold (see plan_runs): on the fold's labelled part
+    (all of its labels for a row ``@labelled=1``), with the fold's unlabeled pool if its method learns from one."""
+    every_label = kd.get("labelled") == 1
+    fold, data = c.fold_ids[k], (c.full_data[k] if every_label else c.fold_data[k])
     name = f"{run_stem(label)}-s{seed}" + ("" if fold is None else f"-f{fold}")
-    over = {**c.base, **kd, "data": str(data), "model": c.options["student"], "epochs": c.options["epochs"]}
+    settings = {key: v for key, v in kd.items() if key != "labelled"}
+    over = {**c.base, **settings, "data": str(data), "model": c.options["student"], "epochs": c.options["epochs"]}
     over.update(seed=seed, name=name)
     inputs = {"data": c.data_fp[str(data)], **student_fp}
+    pool = c.pools[k] if c.pools and not every_label and uses_unlabeled(kd["kd_method"]) else None
+    if pool is not None:  # its record is refused when the pool changes, as when the data does
+        over["unlabeled"], inputs["unlabeled"] = pool, c.pool_fp[pool]
     rec = c.records / name if c.records else None
     recorded = has_record(rec) and not (c.out / name / "metrics.json").is_file()
     if kd["kd_method"] != "none":

@@ -129,6 +129,22 @@ def last_attention(run_dir: Path) -> dict[str, float]:
     return {}
 
 
+def epoch_seconds(run_dir: Path) -> float | None:
+    """The mean seconds per epoch of a run (training, and validation where it ran), from results.csv's ``time``:
+    Ultralytics writes the seconds since the session's start, which restart when a run is resumed."""
+    import csv
+
+    path = run_dir / "results.csv"
+    if not path.is_file():
+        return None
+    with open(path, newline="") as f:
+        times = [float(t) for r in csv.DictReader(f) if (t := {k.strip(): v for k, v in r.items() if k}.get("time"))]
+    if not times:
+        return None
+    spans = [t - before if t > before else t for before, t in zip([0.0, *times], times)]  # a drop: resumed
+    return sum(spans) / len(spans)
+
+
 def log(msg: str) -> None:
     print(f"yolokd compare: {msg}", flush=True)
 

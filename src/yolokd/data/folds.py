@@ -66,7 +66,7 @@ def read_dataset(data: str | Path) -> tuple[dict, dict[str, list[Path]]]:
     return cfg, {split: list_images(cfg[split], root) for split in ("train", "val")}
 
 
-def _box_counts(images: list[Path]) -> list[int]:
+def box_counts(images: list[Path]) -> list[int]:
     from ultralytics.data.utils import img2label_paths
 
     labels = map(Path, img2label_paths([str(p) for p in images]))
@@ -88,26 +88,41 @@ def _cut(weights: list[int], k: int) -> list[int]:
     return out
 
 
-def assign(images: list[Path], boxes: list[int], k: int, tiles: Path | None = None) -> list[int]:
-    """The fold (0..k-1) of each image (``boxes``: its number of labelled boxes); see the module docstring."""
+def source_groups(images: list[Path], tiles: Path | None) -> list[list[int]] | None:
+    """The indices of ``images`` per source image of ``tiles.csv`` (sources sorted by name, each source's tiles in
+    reading order; an image tiles.csv does not name is a source of its own), or None without a tiles.csv."""
     rows = {}
     if tiles is not None and tiles.is_file():
         with open(tiles, newline="") as f:
             rows = {r["tile"]: r for r in csv.DictReader(f)}
+    if not rows:
+        return None
+    groups: dict[str, list[int]] = {}
+    for i, p in enumerate(images):
+        r = rows.get(p.name)
+        groups.setdefault(r["source"] if r else p.name, []).append(i)
+
+    def reading_order(i: int) -> tuple[int, int]:
+        r = rows.get(images[i].name)
+        return (int(r["y0"]), int(r["x0"])) if r else (0, 0)
+
+    return [sorted(idx, key=reading_order) for _, idx in sorted(groups.items())]
+
+
+def fixed_order(images: list[Path]) -> list[int]:
+    """The indices of ``images`` in the fixed-seed order used without a tiles.csv: by name, shuffled with seed 0."""
+    order = sorted(range(len(images)), key=lambda i: images[i].name)
+    random.Random(0).shuffle(order)
+    return order
+
+
+def assign(images: list[Path], boxes: list[int], k: int, tiles: Path | None = None) -> list[int]:
+    """The fold (0..k-1) of each image (``boxes``: its number of labelled boxes); see the module docstring."""
     fold = [-1] * len(images)
     load = [0] * k  # boxes + 1 per image, so empty images count
-    if rows:
-        groups: dict[str, list[int]] = {}
-        for i, p in enumerate(images):
-            r = rows.get(p.name)
-            groups.setdefault(r["source"] if r else p.name, []).append(i)
-
-        def reading_order(i: int) -> tuple[int, int]:
-            r = rows.get(images[i].name)
-            return (int(r["y0"]), int(r["x0"])) if r else (0, 0)
-
-        for g, (_, idx) in enumerate(sorted(groups.items())):
-            idx.sort(key=reading_order)
+    groups = source_groups(images, tiles)
+    if groups is not None:
+        for g, idx in enumerate(groups):
             weights = [boxes[i] + 1 for i in idx]
             if len(idx) >= k:  # contiguous blocks; the block order rotates per source so no fold always gets the top
                 for i, b, w in zip(idx, _cut(weights, k), weights):
@@ -118,8 +133,7 @@ def assign(images: list[Path], boxes: list[int], k: int, tiles: Path | None = No
                     fold[i] = min(range(k), key=lambda f: (load[f], f))
                     load[fold[i]] += w
         return fold
-    order = sorted(range(len(images)), key=lambda i: images[i].name)
-    random.Random(0).shuffle(order)
+    order = fixed_order(images)
     for pos, i in enumerate(order):
         fold[i] = pos * k // len(order)
     return fold
@@ -134,7 +148,7 @@ def write_folds(data: str | Path, k: int, out: Path) -> list[Path]:
     images = sorted(set(splits["train"]) | set(splits["val"]))
     if len(images) < 2 * k:
         raise SettingsError(f"folds={k} needs at least {2 * k} images; '{data}' has {len(images)}")
-    boxes = _box_counts(images)
+    boxes = box_counts(images)
     fold = assign(images, boxes, k, data.parent / "tiles.csv")
     table = "image,fold,boxes\n" + "".join(f"{p},{f},{b}\n" for p, f, b in zip(images, fold, boxes))
     csv_file = out / "folds.csv"

@@ -148,3 +148,14 @@ def test_a_resumed_run_draws_on_where_the_interrupted_one_stopped(data, teacher,
     assert starts == [1 * 2]  # epoch 1 of 2, 2 steps per epoch
     rows = list(csv.DictReader((last.parents[1] / "results.csv").open()))
     assert [float(r["kd/unlabeled_images"]) for r in rows] == [8, 8]  # unlabeled_ratio 1: 4 per step
+
+
+def test_python_api_takes_unlabeled_images_and_kd_response_terms_get_columns(data, teacher, pool, runs):
+    """yolokd.distill() passes unlabeled= on like every setting; each term built gets its column on the frames."""
+    from yolokd import distill
+
+    distill("yolov8n.yaml", teacher, data, method="response", kd_cls=1.0, unlabeled=str(pool), kd_unlabeled=0.5,
+            project=str(runs), name="unlabeled-api", **TINY)  # fmt: skip
+    row = next(csv.DictReader((runs / "unlabeled-api" / "results.csv").open()))
+    assert float(row["train/kd_cls_unl"]) > 0 and "train/kd_cwd_unl" not in row
+    assert float(row["kd/unlabeled_images"]) == 8  # 2 steps of 4

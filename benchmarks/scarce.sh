@@ -1,0 +1,76 @@
+#!/usr/bin/env bash
+# Issue 30's label-scarce benchmark, CPU-sized: what unlabeled images buy a student when only a quarter of the
+# training images are labelled, against today's practice (pseudo-labels) and against labelling everything.
+#   data     the tree-crown tiles, train + val pooled into 3 folds (compare folds=3, as decide.sh); in each fold
+#            labelled=0.25: a contiguous quarter of each source image's training tiles keeps its labels
+#            (folds/labelled-0.25.csv lists which), the other three quarters are that fold's unlabeled pool,
+#            whose label files are never read in training; every fold validates on its own labelled val tiles
+#   teacher  YOLOv8s pretrained for fall detection (`yolokd data pretrained`), fine-tuned 60 epochs per fold on
+#            that fold's labelled quarter only (compare trains it, seed 0)
+#   students YOLOv8n from scratch, 320 px, recipe=default (yolokd's defaults: cwd, tau 1, weight 10, Adam 1e-3),
+#            val=False (the last epoch is scored, on images no selection saw)
+# Rows:      none (the floor: the plain student on the quarter), cwd@unlabeled_ratio=0 (yolokd's default on the
+#            quarter, no unlabeled images), pseudo (today's practice: the teacher's detections at pseudo_conf
+#            0.25 as the pool's labels), cwd with the pool at three settings (unlabeled_ratio 1, the default;
+#            unlabeled_ratio 3; unlabeled_ratio 1 with kd_unlabeled 3), none@labelled=1 (the ceiling: the plain
+#            student on all of the fold's labels). The report adds each row's label gap closed,
+#            Δ vs the floor / (ceiling − floor), and its seconds per epoch.
+# Steps (each a resumable `yolokd compare`; re-run the script to continue where it stopped):
+#   1 plateau  none and cwd (ratio 1) on fold 0, seed 0, validated every epoch for 300 epochs: whether EPOCHS
+#              (150, decide.sh's) reaches the plateau with a quarter of the labels (2 steps per epoch instead
+#              of 5). Read it before step 2 starts: EPOCHS is fixed here, before any selection result exists
+#   2 select   every row on seed 0 x 3 folds (select/); the unlabeled setting with the highest mean paired
+#              Δ mAP50 vs none is the pick (select/picked.txt, fixed once written)
+#   3 confirm  none, the default on the quarter, pseudo, the pick and the ceiling on fresh seeds 10-15 x 3 folds
+#              (confirm/), pairs read pick vs none, vs pseudo and vs the default on the quarter (confirm/pairs.md)
+# Cost on 2 CPU cores (estimates from step_time.py, 2 labelled steps of 8 per epoch): 4-5 min per plain student
+# on the quarter, 6-8 for the ceiling and pseudo (four times the images), 8 min per cwd student with ratio 1,
+# 16 with ratio 3; select about 2.5 h, confirm about 10 h: it spans sessions, so every finished run is recorded
+# in benchmarks/results/scarce_cpu/runs/ (compare records=; commit them) and reused on a fresh machine.
+# WORKDIR must be the records' (/work/bench: settings and data fingerprints hold absolute paths).
+# Usage: bash benchmarks/scarce.sh [WORKDIR] [STEP...]   (default: all steps)
+source "$(dirname "$0")/_common.sh"
+shift || true
+STEPS="${*:-plateau select confirm}"
+R=benchmarks/results/scarce_cpu
+EPOCHS=150
+COMMON=(student=yolov8n.yaml recipe=default imgsz=320 batch=8 nbs=8 plots=False project="$W")
+SCARCE=(data="$W/trees/data.yaml" teacher="$W/yolov8s-fall.pt" teacher_epochs=60 folds=3 labelled=0.25)
+FLOOR=none,cwd@unlabeled_ratio=0,pseudo
+UNLABELED=cwd,cwd@unlabeled_ratio=3,cwd@kd_unlabeled=3
+CEILING=none@labelled=1
+
+$Y data trees out="$W/trees"
+$Y data pretrained out="$W"
+for step in $STEPS; do
+  case $step in
+    plateau)
+      $Y compare "${COMMON[@]}" "${SCARCE[@]}" methods=none,cwd seeds=1 only_folds=0 epochs=300 name=scarce-plateau
+      report scarce-plateau "$R/plateau"
+      .venv/bin/python benchmarks/decide.py curves "$W/scarce-plateau" --png "$R/plateau/plateau.png" \
+        > "$R/plateau/plateau.md"
+      ;;
+    select)
+      $Y compare "${COMMON[@]}" "${SCARCE[@]}" epochs=$EPOCHS val=False records="$R/runs" \
+        methods="$FLOOR,$UNLABELED,$CEILING" seeds=1 name=scarce
+      report scarce "$R/select"
+      cp "$W/scarce/folds/labelled-0.25.csv" "$R/select/"  # which tiles keep their labels, per fold
+      if [ ! -f "$R/select/picked.txt" ]; then
+        .venv/bin/python benchmarks/decide.py top "$R/select/table.csv" 9 | tr , '\n' \
+          | grep -x -F -f <(echo "$UNLABELED" | tr , '\n') | head -1 > "$R/select/picked.txt"
+      fi
+      echo "select: the pick is $(cat "$R/select/picked.txt")"
+      ;;
+    confirm)
+      BEST=$(cat "$R/select/picked.txt")
+      $Y compare "${COMMON[@]}" "${SCARCE[@]}" epochs=$EPOCHS val=False records="$R/runs" \
+        methods="$FLOOR,$BEST,$CEILING" seeds=10,11,12,13,14,15 name=scarce
+      report scarce "$R/confirm"
+      cp "$W/scarce/folds/labelled-0.25.csv" "$R/confirm/"
+      for ab in "$BEST none" "$BEST pseudo" "$BEST cwd@unlabeled_ratio=0" "pseudo none"; do
+        .venv/bin/python benchmarks/decide.py pairs "$R/confirm/table.csv" $ab
+      done | tee "$R/confirm/pairs.md"
+      ;;
+    *) echo "unknown step '$step' (plateau, select, confirm)" >&2; exit 2 ;;
+  esac
+done

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import shutil
+from copy import copy
 from pathlib import Path
 
 import pytest
@@ -159,3 +160,54 @@ def test_python_api_takes_unlabeled_images_and_kd_response_terms_get_columns(dat
     row = next(csv.DictReader((runs / "unlabeled-api" / "results.csv").open()))
     assert float(row["train/kd_cls_unl"]) > 0 and "train/kd_cwd_unl" not in row
     assert float(row["kd/unlabeled_images"]) == 8  # 2 steps of 4
+
+
+def test_a_cpu_trainers_stream_draws_the_whole_pool_carries_on_across_epochs_and_follows_an_oom_rebuild(
+    data, teacher, pool, tmp_path
+):
+    """Ultralytics' world_size is 0 on the CPU: the stream still steps through the pool (it once drew the same
+    images at every step). One loader serves consecutive epochs; mosaic closing restarts it where it was; the
+    OOM retry's halved batch halves the unlabeled images per step."""
+    trainer = set_up("yolov8n.yaml", data, teacher, tmp_path, kd_method="cwd", unlabeled=str(pool), name="stream")
+    s, like = trainer.unlabeled, torch.zeros(4, 3, 64, 64)
+    assert trainer.world_size == 0 and s.world == 1 and s.per_step == 4 and s.steps == 2
+    s.next(0, like)
+    s.next(0, like)
+    assert sorted(s.sampler.batch(0) + s.sampler.batch(1)) == list(range(8))  # both steps: the whole pool of 8
+    loader = s.batches
+    s.next(1, like)  # epoch 1 starts at step 2, where the loader is
+    assert s.batches is loader and s.step == 3
+
+    def mosaic_p() -> float:  # the probability of Ultralytics' Mosaic in the dataset's transforms
+        return next(t for t in s.dataset.transforms.transforms[0].transforms if type(t).__name__ == "Mosaic").p
+
+    assert mosaic_p() == 1.0
+    s.close_mosaic(copy(trainer.args))
+    assert s.batches is None and mosaic_p() == 0.0
+    s.next(1, like)
+    assert s.sampler.start == 3 and s.step == 4  # restarted where it was
+    trainer.args.batch = trainer.batch_size = 2  # as Ultralytics' OOM retry, which then rebuilds the loaders
+    trainer._build_train_pipeline()
+    assert trainer.unlabeled is not s and trainer.unlabeled.per_step == 2 and trainer.unlabeled.steps == 4
+
+
+def test_the_stream_with_worker_processes_draws_the_same_images_and_shuts_them_down(data, pool):
+    from ultralytics.cfg import get_cfg
+
+    from yolokd.integration.unlabeled import UnlabeledStream
+
+    images = sorted(p for p in pool.iterdir() if p.suffix != ".txt")
+    hyp = get_cfg(overrides={"imgsz": 64})
+    drawn = {}
+    for workers in (0, 1):
+        dataset = UnlabeledDataset(images, imgsz=64, augment=True, hyp=hyp, batch_size=2, data={"names": {0: "a"}})
+        s = UnlabeledStream(dataset, per_step=2, steps=3, seed=0, workers=workers, world=1)
+        imgs = [s.next(e, torch.zeros(2, 3, 64, 64)).shape for e in (0, 0, 0, 1)]
+        drawn[workers] = [s.sampler.batch(i) for i in range(4)]
+        assert imgs == [(2, 3, 64, 64)] * 4
+        if workers:
+            procs = list(s.batches._workers)
+            assert procs and all(p.is_alive() for p in procs)
+            s.close()
+            assert s.batches is None and not any(p.is_alive() for p in procs)
+    assert drawn[0] == drawn[1]

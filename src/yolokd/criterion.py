@@ -133,14 +133,14 @@ class KDCriterion:
             self.ran_in = precisions.active(device)
             with torch.no_grad():  # the same augmented images the student sees, in one forward
                 teacher = self.teacher(batch["img"] if unl is None else torch.cat([batch["img"], unl.to(batch["img"])]))
+            outputs = [x for x in (*teacher.feats, teacher.scores, teacher.boxes) if x is not None]
+            teacher_ok = torch.stack([torch.isfinite(x).all() for x in outputs]).all().to(loss.device)
             teacher, t_unl = _split(teacher, n) if unl is not None else (teacher, None)
             fp32 = self.ran_in == "fp32"
             parts = self.distiller(_gated(self.student(preds), finite, fp32), teacher)
             parts_unl = None if unl is None else self.distiller(_gated(s_unl, finite, fp32), t_unl)
         kd = parts.pop("kd_loss").float()
         kd_unl = kd.new_zeros(()) if parts_unl is None else parts_unl.pop("kd_loss").float() * self.unlabeled_weight
-        outputs = [x for x in (*teacher.feats, teacher.scores, teacher.boxes) if x is not None]
-        teacher_ok = torch.stack([torch.isfinite(x).all() for x in outputs]).all().to(loss.device)
         finite.copy_(torch.isfinite(kd) & torch.isfinite(kd_unl))
         self.skipped = self.skipped.to(finite.device) + (~finite).long()
         self.teacher_bad = self.teacher_bad.to(finite.device) + (~teacher_ok).long()

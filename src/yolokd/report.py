@@ -265,7 +265,13 @@ def _note_lines(rows: list[dict], folded: bool, task: str = "detect") -> list[st
 
 def _unlabeled_lines(settings: dict[str, Any], labels: list[str], folded: bool) -> list[str]:
     """Where a comparison's unlabeled images come from and which rows learn from them (none without any)."""
-    learn = [m for m in labels if "@labelled=" not in m and uses_unlabeled(m.split("@")[0].split(":")[0])]
+    learn = [
+        m
+        for m in labels
+        if "@labelled=" not in m
+        and "@unlabeled_ratio=0@" not in f"{m}@"
+        and uses_unlabeled(m.split("@")[0].split(":")[0])
+    ]
     users = ", ".join(f"`{m}`" for m in learn)
     if settings.get("unlabeled"):
         return [f"Unlabeled images: `{settings['unlabeled']}`, given to {users or 'no row'} (no other run).", ""]

@@ -124,12 +124,16 @@ class DistillationMixin:
     def train(self) -> None:
         """Ultralytics' training, with the run folder held (a new folder is held from here), on every CPU core
         (:func:`yolokd._env.all_cores`) when on the CPU; the process's thread count is restored afterwards."""
-        with torch_threads(all_cores() if self.device.type == "cpu" else None):
-            if RANK != -1:
-                return super().train()
-            self.folder_lock = self.folder_lock or FolderLock(self.save_dir, "run folder")
-            with self.folder_lock:
-                return super().train()
+        try:
+            with torch_threads(all_cores() if self.device.type == "cpu" else None):
+                if RANK != -1:
+                    return super().train()
+                self.folder_lock = self.folder_lock or FolderLock(self.save_dir, "run folder")
+                with self.folder_lock:
+                    return super().train()
+        finally:
+            if self.unlabeled is not None:  # its loader's workers do not outlive the training
+                self.unlabeled.close()
 
     def set_model_attributes(self) -> None:
         """Ultralytics' hook before the optimizer is built; also builds the distiller once."""
@@ -157,9 +161,13 @@ class DistillationMixin:
         return optimizer
 
     def _build_train_pipeline(self) -> None:
-        """Ultralytics' loaders and weight-decay scaling; the distiller's decayed group follows the student's."""
+        """Ultralytics' loaders and weight-decay scaling; the distiller's decayed group follows the student's, and
+        the unlabeled stream the batch size (Ultralytics rebuilds the loaders with half the batch after an OOM)."""
         super()._build_train_pipeline()
         optim.follow_decay(self.optimizer)
+        if self.unlabeled is not None:  # an OOM retry halved the batch: the unlabeled images per step follow
+            self.unlabeled.close()
+            self.unlabeled = build_stream(self)
 
     def get_validator(self):
         """The task's Ultralytics validator, given the arguments without yolokd's keys (it re-validates them)."""

@@ -15,6 +15,7 @@ exactly what the uninterrupted run would have: no image is drawn twice as often 
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from multiprocessing.pool import ThreadPool
 from pathlib import Path
@@ -124,43 +125,60 @@ class StreamSampler:
 
 class UnlabeledStream:
     """The unlabeled images of each step: ``next(epoch, like)`` gives the next batch as ``like`` is given to the
-    model (on its device, in [0, 1], resized to its height and width where Ultralytics' multi-scale resized it)."""
+    model (on its device, in [0, 1], resized to its height and width where Ultralytics' multi-scale resized it).
+
+    One loader serves epoch after epoch while the steps follow on (its workers' prefetched batches are the next
+    epoch's); it starts again, at the epoch's first step, after a resume, a changed number of steps per epoch or
+    mosaic closing (whose workers hold the dataset as it was). ``close()`` shuts its workers down."""
 
     def __init__(self, dataset: UnlabeledDataset, per_step: int, steps: int, seed: int, workers: int, world: int):
         self.dataset, self.per_step, self.steps, self.seed, self.workers = dataset, per_step, steps, seed, workers
-        self.rank, self.world = max(RANK, 0), world
+        self.rank, self.world = max(RANK, 0), max(world, 1)  # Ultralytics' world_size is 0 on the CPU
         self.epoch: int | None = None
-        self.sampler: StreamSampler | None = None  # the current epoch's
+        self.step = 0  # the global step the loader gives next
+        self.sampler: StreamSampler | None = None  # the current loader's
         self.batches: Iterator[dict] | None = None
 
-    def _start(self, epoch: int) -> None:
+    def _start(self, step: int) -> None:
         from ultralytics.data.build import seed_worker
 
-        sampler = StreamSampler(len(self.dataset), self.per_step, epoch * self.steps, self.seed, self.rank, self.world)
-        self.sampler = sampler
+        self.close()
+        self.sampler = StreamSampler(len(self.dataset), self.per_step, step, self.seed, self.rank, self.world)
         loader = torch.utils.data.DataLoader(
             self.dataset,
-            batch_sampler=sampler,
+            batch_sampler=self.sampler,
             num_workers=self.workers,
             collate_fn=self.dataset.collate_fn,
             pin_memory=torch.cuda.is_available(),
             worker_init_fn=seed_worker,
-            generator=torch.Generator().manual_seed(self.seed * 100_003 + epoch * 1_009 + self.rank),
+            generator=torch.Generator().manual_seed(self.seed * 100_003 + step * 1_009 + self.rank),
         )
-        self.epoch, self.batches = epoch, iter(loader)
+        self.step, self.batches = step, iter(loader)
 
     def next(self, epoch: int, like: torch.Tensor) -> torch.Tensor:
-        if self.epoch != epoch:  # a new epoch (or after mosaic closed): workers restart with the dataset's state
-            self._start(epoch)
+        if epoch != self.epoch:  # the epoch's first step: carry on if the loader is there, else start there
+            self.epoch = epoch
+            if self.batches is None or self.step != epoch * self.steps:
+                self._start(epoch * self.steps)
+        elif self.batches is None:  # mosaic closed within an epoch
+            self._start(self.step)
         img = next(self.batches)["img"].to(like.device, non_blocking=like.device.type == "cuda").float() / 255
+        self.step += 1
         if img.shape[2:] != like.shape[2:]:
             img = F.interpolate(img, size=like.shape[2:], mode="bilinear", align_corners=False)
         return img
 
     def close_mosaic(self, hyp: Any) -> None:
-        """As Ultralytics' last epochs without mosaic: the dataset follows, and the next batch restarts workers."""
+        """As Ultralytics' last epochs without mosaic: the dataset follows, and the loader starts again."""
         self.dataset.close_mosaic(hyp=hyp)
-        self.epoch = None
+        self.close()
+
+    def close(self) -> None:
+        """Shut the loader's workers down (as Ultralytics closes its own loaders at the end of training)."""
+        shutdown = getattr(self.batches, "_shutdown_workers", None)
+        if shutdown is not None:
+            shutdown()
+        self.batches = None
 
 
 def build_stream(trainer: Any) -> UnlabeledStream | None:
@@ -170,7 +188,7 @@ def build_stream(trainer: Any) -> UnlabeledStream | None:
         return None
     images = list_unlabeled(a.unlabeled)
     batch = trainer.train_loader.batch_size
-    per_step = max(1, round(a.unlabeled_ratio * batch))
+    per_step = max(1, round(a.unlabeled_ratio * batch))  # whole images per step: the ratio rounded, at least 1
     stride = max(int(trainer.stride), 32)
     dataset = UnlabeledDataset(
         images,
@@ -191,4 +209,7 @@ def build_stream(trainer: Any) -> UnlabeledStream | None:
             f"yolokd: {len(dataset)} unlabeled images from {a.unlabeled}, {per_step} per step with {batch} labelled "
             f"(unlabeled_ratio={a.unlabeled_ratio}), distillation only, weighted {a.kd_unlabeled}"
         )
-    return UnlabeledStream(dataset, per_step, len(trainer.train_loader), a.seed, a.workers, trainer.world_size)
+    # workers as Ultralytics caps its own (0 on the CPU, where Ultralytics sets workers=0)
+    gpus = torch.cuda.device_count() if trainer.device.type == "cuda" else 0
+    workers = min((os.cpu_count() or 1) // max(gpus, 1), a.workers)
+    return UnlabeledStream(dataset, per_step, len(trainer.train_loader), a.seed, workers, trainer.world_size)

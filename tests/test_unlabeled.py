@@ -133,15 +133,18 @@ def test_cli_refuses_a_pool_without_readable_images_in_one_line(make, match, dat
     assert code == 2 and match in out and "Traceback" not in out, out[-2000:]
 
 
-def test_a_resumed_run_draws_on_where_the_interrupted_one_stopped(data, teacher, pool, runs):
+def test_a_resumed_run_draws_on_where_the_interrupted_one_stopped(data, teacher, pool, runs, tmp_path, caplog):
     """The stream is rebuilt on resume with the run's own settings and starts at the resumed epoch's first step,
-    so the images drawn are those the uninterrupted run draws (which images a step draws: the sampler test)."""
+    so the images drawn are those the uninterrupted run draws (which images a step draws: the sampler test). A
+    pool that changed meanwhile is said in one line."""
     from test_resume import interrupted
     from ultralytics import YOLO
 
     from yolokd import DistillationTrainer
 
-    last = interrupted("yolov8n.yaml", data, teacher, runs, "unlabeled-resume", kd_method="cwd", unlabeled=str(pool))
+    frames = shutil.copytree(pool, tmp_path / "frames")
+    last = interrupted("yolov8n.yaml", data, teacher, runs, "unlabeled-resume", kd_method="cwd", unlabeled=str(frames))
+    shutil.copy(frames / "0000.jpg", frames / "0000-again.jpg")
     starts: list[int] = []
     yolo = YOLO(str(last))
     yolo.add_callback("on_train_epoch_end", lambda tr: starts.append(tr.unlabeled.sampler.start))
@@ -149,6 +152,7 @@ def test_a_resumed_run_draws_on_where_the_interrupted_one_stopped(data, teacher,
     assert starts == [1 * 2]  # epoch 1 of 2, 2 steps per epoch
     rows = list(csv.DictReader((last.parents[1] / "results.csv").open()))
     assert [float(r["kd/unlabeled_images"]) for r in rows] == [8, 8]  # unlabeled_ratio 1: 4 per step
+    assert "changed since this run began (8 images then, 9 now" in caplog.text
 
 
 def test_python_api_takes_unlabeled_images_and_kd_response_terms_get_columns(data, teacher, pool, runs):

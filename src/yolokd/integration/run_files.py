@@ -122,3 +122,22 @@ def aligned_row(csv: Path, metrics: dict[str, Any]) -> dict[str, Any]:
     with open(csv, encoding="utf-8") as f:
         header = [k.strip() for k in f.readline().strip().split(",")[2:]]  # after epoch, time
     return {k: metrics.get(k, float("nan")) for k in header}
+
+
+def recorded_pool(run_dir: Path) -> dict | None:
+    """The ``unlabeled=`` pool's fingerprint a run's args.yaml recorded, if any."""
+    import yaml
+
+    args = run_dir / "args.yaml"
+    return (yaml.safe_load(args.read_text()) or {}).get("unlabeled_fingerprint") if args.is_file() else None
+
+
+def warn_changed_pool(before: dict, now: dict) -> None:
+    """On resume: one line when the ``unlabeled=`` pool differs from the one the run began with, as the resumed
+    epochs draw from the pool as it is now."""
+    if before != now:
+        LOGGER.warning(
+            f"yolokd: the unlabeled images in {now['unlabeled']} changed since this run began ({before['images']} "
+            f"images then, {now['images']} now, or other names or sizes); the resumed epochs draw from them as they "
+            "are now. To train on the pool it began with, restore it before resuming"
+        )

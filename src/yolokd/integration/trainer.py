@@ -97,6 +97,8 @@ class DistillationMixin:
         pool = {}  # the unlabeled images' fingerprint, in args.yaml beside the settings (its folder, count, hash)
         if self.args.unlabeled and methods.uses_unlabeled(self.args.kd_method):
             pool = {"unlabeled_fingerprint": fingerprint.unlabeled(self.args.unlabeled)}  # no images: one line
+            if getattr(self, "pool_began", None) and RANK in {-1, 0}:
+                run_files.warn_changed_pool(self.pool_began, pool["unlabeled_fingerprint"])
         if RANK in {-1, 0}:
             YAML.save(self.save_dir / "args.yaml", {**vars(self.args), **pool})  # again, with the yolokd settings
         self.teacher: nn.Module | None = None
@@ -114,12 +116,14 @@ class DistillationMixin:
 
     def check_resume(self, overrides: dict) -> None:
         """Ultralytics' resume check; then an existing run folder (``exist_ok=True``, ``resume``) is held before
-        Ultralytics writes its args.yaml, so a second process is refused before it touches the first one's run."""
+        Ultralytics writes its args.yaml, so a second process is refused before it touches the first one's run;
+        a resumed run's unlabeled pool, as its args.yaml recorded it, is read before that file is written again."""
         super().check_resume(overrides)
         self.folder_lock = None
         if RANK == -1 and (save_dir := get_save_dir(self.args)).is_dir():  # DDP workers run under the launcher's hold
             self.folder_lock = FolderLock(save_dir, "run folder")
             self.folder_lock.acquire()
+        self.pool_began = run_files.recorded_pool(Path(self.args.resume).parents[1]) if self.resume else None
 
     def train(self) -> None:
         """Ultralytics' training, with the run folder held (a new folder is held from here), on every CPU core

@@ -215,3 +215,11 @@ def test_the_stream_with_worker_processes_draws_the_same_images_and_shuts_them_d
             s.close()
             assert s.batches is None and not any(p.is_alive() for p in procs)
     assert drawn[0] == drawn[1]
+
+
+def test_a_ratio_that_whole_images_cannot_give_is_said(data, teacher, pool, tmp_path, caplog):
+    trainer = set_up("yolov8n.yaml", data, teacher, tmp_path, unlabeled=str(pool), unlabeled_ratio=0.1, name="frac")
+    assert trainer.unlabeled.per_step == 1  # 0.1 x 4 labelled images: at least one
+    assert "unlabeled_ratio=0.1 at 4 labelled images per step draws 1 unlabeled image per step (a ratio of 0.25)" in (
+        caplog.text
+    )

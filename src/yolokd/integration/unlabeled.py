@@ -189,6 +189,11 @@ def build_stream(trainer: Any) -> UnlabeledStream | None:
     images = list_unlabeled(a.unlabeled)
     batch = trainer.train_loader.batch_size
     per_step = max(1, round(a.unlabeled_ratio * batch))  # whole images per step: the ratio rounded, at least 1
+    if RANK in {-1, 0} and abs(per_step / batch - a.unlabeled_ratio) > 0.1 * a.unlabeled_ratio:
+        LOGGER.warning(
+            f"yolokd: unlabeled_ratio={a.unlabeled_ratio} at {batch} labelled images per step draws {per_step} "
+            f"unlabeled image{'s' * (per_step != 1)} per step (a ratio of {per_step / batch:g}): whole images only"
+        )
     stride = max(int(trainer.stride), 32)
     dataset = UnlabeledDataset(
         images,

@@ -100,7 +100,7 @@ class KDCriterion:
         world: int = 1,
     ) -> None:
         self.base, self.teacher, self.distiller, self.student, self.warn = base, teacher, distiller, student, warn
-        self.forward, self.unlabeled_weight, self.world = forward, unlabeled_weight, max(world, 1)  # CPU: 0
+        self.forward, self.unlabeled_weight, self.world = forward, unlabeled_weight, world
         self.unlabeled_seen = 0  # unlabeled images this epoch, this rank (host count: no sync)
         self.precision, self.ran_in = precision, "fp32"  # the setting; what the teacher last ran in
         self.finite = torch.ones((), dtype=torch.bool)  # this batch's flag, read by the gradient gates

@@ -182,13 +182,18 @@ def _check_unlabeled(kd: dict[str, Any]) -> None:
     if not methods.uses_unlabeled(method):
         ours = ", ".join(m for m in methods.METHODS if methods.uses_unlabeled(m))
         raise SettingsError(f"unlabeled= needs a method that learns from them ({ours}), not kd_method={method}")
+    kd["unlabeled"] = str(pool_source(source))
+
+
+def pool_source(source: str | Path) -> Path:
+    """``unlabeled=``'s folder or .txt list, absolute; a SettingsError where it is neither."""
     path = Path(source)
     if not (path.is_dir() or (path.suffix == ".txt" and path.is_file())):
         raise SettingsError(
             f"unlabeled '{source}' is not a folder or a .txt list of images; pass one (yolokd data frames "
             "source=VIDEO out=DIR writes a folder of frames)"
         )
-    kd["unlabeled"] = str(path.resolve())
+    return path.resolve()
 
 
 def _check_terms(kd: dict[str, Any]) -> None:

@@ -109,20 +109,24 @@ def evaluate(weights: Path, val_args: dict[str, Any], split: str = "val") -> dic
     return out if model.task == "detect" else {"task": model.task, **out}
 
 
-def last_attention(run_dir: Path) -> dict[str, float]:
-    """The attention statistics (``attn/*`` columns) of the last results.csv row that has them (a ``kd_stop``
-    epoch trains without distillation and logs NaN)."""
+def results_rows(run_dir: Path) -> list[dict[str, str]]:
+    """The rows of a run's results.csv, keys and cells stripped (none where the file is missing); a row longer or
+    shorter than the header (written by yolokd < 0.2.0 with val=False) keeps its named cells."""
     import csv
 
     path = run_dir / "results.csv"
     if not path.is_file():
-        return {}
+        return []
     with open(path, newline="") as f:
-        # a row longer or shorter than the header (written by yolokd < 0.2.0 with val=False) keeps its named cells
-        rows = [
+        return [
             {k.strip(): v.strip() for k, v in r.items() if k is not None and v is not None} for r in csv.DictReader(f)
         ]
-    for row in reversed(rows):
+
+
+def last_attention(run_dir: Path) -> dict[str, float]:
+    """The attention statistics (``attn/*`` columns) of the last results.csv row that has them (a ``kd_stop``
+    epoch trains without distillation and logs NaN)."""
+    for row in reversed(results_rows(run_dir)):
         stats = {k: float(v) for k, v in row.items() if k.startswith("attn/")}
         if stats and all(v == v for v in stats.values()):
             return stats
@@ -132,13 +136,7 @@ def last_attention(run_dir: Path) -> dict[str, float]:
 def epoch_seconds(run_dir: Path) -> float | None:
     """The mean seconds per epoch of a run (training, and validation where it ran), from results.csv's ``time``:
     Ultralytics writes the seconds since the session's start, which restart when a run is resumed."""
-    import csv
-
-    path = run_dir / "results.csv"
-    if not path.is_file():
-        return None
-    with open(path, newline="") as f:
-        times = [float(t) for r in csv.DictReader(f) if (t := {k.strip(): v for k, v in r.items() if k}.get("time"))]
+    times = [float(t) for r in results_rows(run_dir) if (t := r.get("time"))]
     if not times:
         return None
     spans = [t - before if t > before else t for before, t in zip([0.0, *times], times)]  # a drop: resumed

@@ -6,16 +6,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from yolokd.cfg import SettingsError
+from yolokd.cfg import SettingsError, pool_source
 from yolokd.data.folds import list_images
 
 
 def list_unlabeled(source: str | Path) -> list[Path]:
     """The images of ``unlabeled=source``, sorted; a SettingsError naming the source when there are none."""
     source = Path(source)
-    if not (source.is_dir() or (source.suffix == ".txt" and source.is_file())):
-        raise SettingsError(f"unlabeled '{source}' is not a folder or a .txt list of images; pass one")
-    images = list_images(str(source.resolve()), Path.cwd())
+    images = list_images(str(pool_source(source)), Path.cwd())
     if not images:
         raise SettingsError(
             f"unlabeled '{source}' holds no images ({'listed' if source.is_file() else 'found in the folder'}); "

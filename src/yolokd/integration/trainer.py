@@ -229,16 +229,14 @@ class DistillationMixin:
         self.unlabeled = build_stream(self)
         weight = self.args.kd_unlabeled if self.unlabeled is not None else None
         student.criterion = KDCriterion(
-            base,
-            teacher,
-            self.distiller,
-            student_outputs,
-            warn,
-            self.args.kd_precision,
-            student,
-            weight,
-            self.world_size,
-        )
+            base, teacher, self.distiller, student_outputs, warn, self.args.kd_precision,
+            forward=student, unlabeled_weight=weight, world=self.ranks,
+        )  # fmt: skip
+
+    @property
+    def ranks(self) -> int:
+        """The number of DDP ranks: Ultralytics' ``world_size``, which is 0 on the CPU and 1 on one GPU."""
+        return max(self.world_size, 1)
 
     def preprocess_batch(self, batch: dict) -> dict:
         """Ultralytics' batch on the device; with ``unlabeled=``, the step's unlabeled images as

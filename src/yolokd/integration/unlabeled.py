@@ -133,7 +133,7 @@ class UnlabeledStream:
 
     def __init__(self, dataset: UnlabeledDataset, per_step: int, steps: int, seed: int, workers: int, world: int):
         self.dataset, self.per_step, self.steps, self.seed, self.workers = dataset, per_step, steps, seed, workers
-        self.rank, self.world = max(RANK, 0), max(world, 1)  # Ultralytics' world_size is 0 on the CPU
+        self.rank, self.world = max(RANK, 0), world
         self.epoch: int | None = None
         self.step = 0  # the global step the loader gives next
         self.sampler: StreamSampler | None = None  # the current loader's
@@ -217,4 +217,4 @@ def build_stream(trainer: Any) -> UnlabeledStream | None:
     # workers as Ultralytics caps its own (0 on the CPU, where Ultralytics sets workers=0)
     gpus = torch.cuda.device_count() if trainer.device.type == "cuda" else 0
     workers = min((os.cpu_count() or 1) // max(gpus, 1), a.workers)
-    return UnlabeledStream(dataset, per_step, len(trainer.train_loader), a.seed, workers, trainer.world_size)
+    return UnlabeledStream(dataset, per_step, len(trainer.train_loader), a.seed, workers, trainer.ranks)

@@ -21,7 +21,6 @@ from typing import Any
 
 from yolokd import fingerprint
 from yolokd.figures import plot_examples, plot_map
-from yolokd.methods import uses_unlabeled
 from yolokd.stats import METRICS, is_ceiling, metrics_of, pair, summarize, task_of
 
 
@@ -263,15 +262,9 @@ def _note_lines(rows: list[dict], folded: bool, task: str = "detect") -> list[st
     return lines
 
 
-def _unlabeled_lines(settings: dict[str, Any], labels: list[str], folded: bool) -> list[str]:
+def _unlabeled_lines(settings: dict[str, Any], folded: bool) -> list[str]:
     """Where a comparison's unlabeled images come from and which rows learn from them (none without any)."""
-    learn = [
-        m
-        for m in labels
-        if "@labelled=" not in m
-        and "@unlabeled_ratio=0@" not in f"{m}@"
-        and uses_unlabeled(m.split("@")[0].split(":")[0])
-    ]
+    learn = settings.get("pool_rows", [])
     users = ", ".join(f"`{m}`" for m in learn)
     if settings.get("unlabeled"):
         return [f"Unlabeled images: `{settings['unlabeled']}`, given to {users or 'no row'} (no other run).", ""]
@@ -334,7 +327,7 @@ def write_tables(
     pairs = _pairs(runs)
     folded = pairs[0][1] is not None
     timed = bool(settings.get("labelled") or settings.get("unlabeled"))  # unlabeled images cost time: shown
-    lines = _header_lines(teacher, runs, rows, settings, env) + _unlabeled_lines(settings, labels, folded)
+    lines = _header_lines(teacher, runs, rows, settings, env) + _unlabeled_lines(settings, folded)
     lines += _model_lines(rows, metrics, timed) + _pair_lines(runs, labels, pairs, metrics)
     lines += _fold_lines(teacher, runs, labels, metrics) if folded else _teacher_note(teacher, runs)
     lines += _attention_lines(runs, labels) + _note_lines(rows, folded, task) + _scarce_notes(rows, metrics, timed)

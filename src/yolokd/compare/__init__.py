@@ -134,8 +134,22 @@ def compare(
         plan["records"] = str(Path(records).resolve()) if records else None
         plan |= {"labelled": labelled} if labelled < 1 else {}
         plan |= {"unlabeled": pool} if pool is not None else {}
+        if labelled < 1 or pool is not None:  # the report names them
+            plan["pool_rows"] = _pool_rows(method_list, resolved["unlabeled_ratio"])
         base = {"data": str(Path(data).resolve()), "project": str(out), "exist_ok": True, **common}
         return _run(out, base, plan, teacher, teacher_epochs, method_list, seed_list, examples, examples_conf)
+
+
+def _pool_rows(method_list: list[tuple[str, dict[str, Any]]], ratio: float) -> list[str]:
+    """The rows that learn from the comparison's unlabeled images: a method that reads them, not on all labels
+    (``@labelled=1``), and drawing some (``pseudo`` labels them all; the others: ``unlabeled_ratio`` > 0)."""
+    return [
+        label
+        for label, kd in method_list
+        if uses_unlabeled(kd["kd_method"])
+        and kd.get("labelled") != 1
+        and (kd["kd_method"] == "pseudo" or float(kd.get("unlabeled_ratio", ratio)) > 0)
+    ]
 
 
 def _run(out, base, options, teacher, teacher_epochs, method_list, seed_list, examples, examples_conf) -> Path:

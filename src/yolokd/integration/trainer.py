@@ -266,7 +266,8 @@ class DistillationMixin:
         super()._model_train()
         if self.distiller is not None:
             self.distiller.train()
-            self.distiller.set_epoch(self.epoch, self.epochs, self.args.kd_schedule, self.args.kd_stop)
+            a = self.args
+            self.distiller.set_epoch(self.epoch, self.epochs, a.kd_schedule, a.kd_stop, a.kd_warmup)
 
     def optimizer_step(self) -> None:
         if self.distiller is not None and self.world_size > 1:

@@ -5,19 +5,21 @@ from __future__ import annotations
 import yaml
 
 from yolokd.cfg import KD_DEFAULTS
-from yolokd.demo import run_demo
+from yolokd.demo import PAIRS, caveat, run_demo
 
 
 def test_demo_prepares_trees_and_compares(tmp_path, trees_wheel, capsys):
     tiny = dict(
         teacher_epochs=1, epochs=1, imgsz=64, batch=4, methods="none,cwd", examples=1, workers=0, plots=False, lr0=0.002
-    )
-    out = run_demo(out=str(tmp_path / "demo"), wheel=str(trees_wheel), **tiny)
+    )  # teacher=: the pretrained one is a download (its extraction: test_voc.py)
+    out = run_demo(out=str(tmp_path / "demo"), wheel=str(trees_wheel), teacher="yolov8s.yaml", **tiny)
     assert (tmp_path / "demo" / "trees" / "data.yaml").is_file()
     table = (out / "table.md").read_text()
-    printed = capsys.readouterr().out
-    assert table in printed  # the table is printed, then where the report is
-    assert printed.rstrip().splitlines()[-8] == f"yolokd compare: report in {out}/"
+    printed = capsys.readouterr().out.rstrip().splitlines()
+    assert printed[0] == printed[-1] == caveat()  # what one seed can show: first, and again below the table
+    assert printed[0].startswith("yolokd demo: one seed of 60-epoch students")
+    assert table in "\n".join(printed)  # the table is printed, then where the report is
+    assert printed[-9] == f"yolokd compare: report in {out}/"
     assert table.startswith("# yolokd compare — trees: teacher yolov8s.yaml → student yolov8n.yaml")
     for row in ("| teacher |", "| none |", "| cwd |"):
         assert row in table
@@ -29,3 +31,13 @@ def test_demo_prepares_trees_and_compares(tmp_path, trees_wheel, capsys):
         assert (args["optimizer"], args["lr0"], args["momentum"]) == ("Adam", 0.002, 0.9), run
         assert (args["nbs"], args["imgsz"]) == (8, 64), run
     assert yaml.safe_load((out / "cwd-s0" / "args.yaml").read_text())["kd_tau"] == KD_DEFAULTS["kd_tau"]
+
+
+def test_caveat_quotes_the_measurement_at_the_demos_setting(tmp_path):
+    assert PAIRS in caveat(tmp_path)  # no measurement there: where to find it
+    pairs = tmp_path / PAIRS
+    pairs.parent.mkdir(parents=True)
+    pooled = "+0.020 [+0.001, +0.039] over 10 seeds (from -0.030 to +0.060), 8 of 10 pairs above 0"
+    pairs.write_text(f"`cwd` − `none`, paired Δ mAP50 (95 % interval over seeds):\n- pooled: {pooled}\n")
+    line = caveat(tmp_path)
+    assert pooled in line and "either side" in line

@@ -155,26 +155,8 @@ def test_schedule(epoch, epochs, schedule, stop, expected):
     assert kd_scale(epoch, epochs, schedule, stop) == pytest.approx(expected)
 
 
-@pytest.mark.parametrize(
-    ("epoch", "epochs", "schedule", "stop", "warmup", "expected"),
-    [
-        (0, 20, "constant", 0.0, 0.25, 1 / 6),  # 5 warm-up epochs: 1/6, 2/6, ... of the weight, never 0
-        (4, 20, "constant", 0.0, 0.25, 5 / 6),
-        (5, 20, "constant", 0.0, 0.25, 1.0),  # full from the first epoch after the warm-up
-        (19, 20, "constant", 0.0, 0.25, 1.0),
-        (0, 10, "constant", 0.0, 0.04, 1.0),  # under half an epoch rounds to no warm-up
-        (1, 10, "cosine", 0.0, 0.2, 2 / 3 * (COSINE_FLOOR + (1 - COSINE_FLOOR) * 0.5 * (1 + math.cos(math.pi / 9)))),
-        (8, 10, "constant", 0.2, 0.2, 0.0),  # the stop still ends the distillation
-    ],
-)
-def test_warmup(epoch, epochs, schedule, stop, warmup, expected):
-    assert kd_scale(epoch, epochs, schedule, stop, warmup) == pytest.approx(expected)
-
-
 def test_schedule_rejects_bad_values():
     with pytest.raises(ValueError, match="schedule"):
         kd_scale(0, 10, "linear")
     with pytest.raises(ValueError, match="stop"):
         kd_scale(0, 10, "constant", 1.0)
-    with pytest.raises(ValueError, match="warmup"):
-        kd_scale(0, 10, "constant", 0.0, 1.0)

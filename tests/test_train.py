@@ -280,14 +280,13 @@ def test_resume_from_the_command_line(data, teacher, runs):
 
 
 def test_cli_every_signal_together_logs_each_term_and_keeps_best_pt_plain(data, teacher, runs):
-    """Score-guided attention, channel norm, a warm-up, cosine schedule with a stop, class and box terms, from the
-    CLI."""
+    """Score-guided attention, channel norm, cosine schedule with a stop, class and box terms, from the CLI."""
     args = ["kd_method=cwd_attn", "kd_attn_mode=score", "kd_norm=channel", "kd_schedule=cosine", "kd_stop=0.34"]
-    args += ["kd_warmup=0.34", "kd_cls=2", "kd_box=0.5", "kd_weight=3", "epochs=3"]
+    args += ["kd_cls=2", "kd_box=0.5", "kd_weight=3", "epochs=3"]
     run = cli_train(runs, "cli-signals", f"data={data}", f"teacher={teacher}", *args)
     rows = results(run)
     weights = [{k: float(r[f"kd/w_{k}"]) for k in ("cwd", "cls", "box")} for r in rows]
-    assert weights[0] == {"cwd": 1.5, "cls": 1.0, "box": 0.25}  # epoch 1 of 1 warm-up epoch: half the weights
+    assert weights[0] == {"cwd": 3.0, "cls": 2.0, "box": 0.5}  # epoch 1: the full weights
     assert weights[1] == pytest.approx({"cwd": 0.3, "cls": 0.2, "box": 0.05})  # last distilling epoch: 0.1x
     assert weights[2] == {"cwd": 0.0, "cls": 0.0, "box": 0.0}  # kd_stop: the last third without distillation
     for term in ("kd_cwd", "kd_cls", "kd_box"):

@@ -284,7 +284,7 @@ def main(argv: list[str] | None = None) -> int:
             data(rest)
         elif mode == "demo":
             args = parse_args(rest)
-            check_keys(args, extra={"out", "wheel", *COMPARE_KEYS})
+            check_keys(args, extra={"out", "wheel", "teacher_wheel", *COMPARE_KEYS})
             from yolokd.demo import run_demo
 
             run_demo(**args)

@@ -5,7 +5,7 @@ its own file under ``losses/``; which terms a method builds, from which settings
 (:mod:`yolokd.methods`, where the terms are listed), which ``build_distiller`` reads. Adding a term is its
 file and one ``Term`` there.
 
-Every weight is multiplied by the schedule's scale for the epoch (``kd_warmup``, ``kd_schedule``, ``kd_stop``).
+Every weight is multiplied by the schedule's scale for the epoch (``kd_schedule``, ``kd_stop``).
 Nothing here is saved with the student.
 """
 
@@ -43,11 +43,9 @@ class Distiller(nn.Module):
         """True when a term needs the teacher's head outputs (class scores, box distributions)."""
         return any(getattr(t, "needs_head", False) for t in self.terms.values())
 
-    def set_epoch(
-        self, epoch: int, epochs: int, schedule: str = "constant", stop: float = 0.0, warmup: float = 0.0
-    ) -> float:
+    def set_epoch(self, epoch: int, epochs: int, schedule: str = "constant", stop: float = 0.0) -> float:
         """Set (and return) the schedule's scale for ``epoch`` of ``epochs``."""
-        self.scale = kd_scale(epoch, epochs, schedule, stop, warmup)
+        self.scale = kd_scale(epoch, epochs, schedule, stop)
         return self.scale
 
     def forward(self, student: Outputs, teacher: Outputs) -> dict[str, Tensor]:

@@ -132,7 +132,7 @@ METHODS: dict[str, Method] = {
         Method("pseudo", reads=("pseudo_conf",), by="pseudo"),
     )
 }
-SCHEDULE = ("kd_warmup", "kd_schedule", "kd_stop")  # read by every method yolokd runs: the weights over epochs
+SCHEDULE = ("kd_schedule", "kd_stop")  # read by every method yolokd runs: the weights over epochs
 COMMON = ("teacher", "kd_method", "kd_allow_class_mismatch")  # read before any term: which teacher, which method
 RUNTIME = ("kd_precision",)  # read by every method yolokd runs: how the teacher and the distiller compute
 UNLABELED = ("unlabeled", "unlabeled_ratio", "kd_unlabeled")  # read by every method yolokd distils: unlabeled images

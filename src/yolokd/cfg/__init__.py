@@ -144,13 +144,6 @@ def check_kd_settings(kd: dict[str, Any], require_teacher: bool = True) -> dict[
     _check_unlabeled(out)
     if not 0 <= out["kd_stop"] < 1:
         raise SettingsError(f"'kd_stop={out['kd_stop']}' must be in [0, 1), e.g. 0.1 for the last 10 % of epochs")
-    if not 0 <= out["kd_warmup"] < 1:
-        raise SettingsError(f"'kd_warmup={out['kd_warmup']}' must be in [0, 1), e.g. 0.2 for the first 20 % of epochs")
-    if out["kd_warmup"] + out["kd_stop"] >= 1:
-        raise SettingsError(
-            f"'kd_warmup={out['kd_warmup']}' and 'kd_stop={out['kd_stop']}' leave no epoch at full strength; "
-            "make their sum < 1"
-        )
     _check_terms(out)
     if out["kd_spatial_kernel"] < 1 or out["kd_spatial_kernel"] % 2 == 0:
         raise SettingsError(f"'kd_spatial_kernel={out['kd_spatial_kernel']}' must be a positive odd number, e.g. 7")

@@ -266,8 +266,7 @@ class DistillationMixin:
         super()._model_train()
         if self.distiller is not None:
             self.distiller.train()
-            a = self.args
-            self.distiller.set_epoch(self.epoch, self.epochs, a.kd_schedule, a.kd_stop, a.kd_warmup)
+            self.distiller.set_epoch(self.epoch, self.epochs, self.args.kd_schedule, self.args.kd_stop)
 
     def optimizer_step(self) -> None:
         if self.distiller is not None and self.world_size > 1:

@@ -5,7 +5,7 @@
     score.py     ClassScoreKD, the term kd_cls: the teacher's class probabilities as soft targets
     box.py       BoxDistributionKD, the term kd_box: LD of the DFL box distributions
     outputs.py   Outputs: what a model hands the terms (features, class and box logits)
-    schedule.py  the weights over epochs (kd_warmup, kd_schedule, kd_stop)
+    schedule.py  the weights over epochs (kd_schedule, kd_stop)
 
 The classes are imported from their modules on first use, so the choice names here and in schedule.py
 are read (by yolokd.cfg) without loading torch.

@@ -37,14 +37,13 @@ $(STAMP): pyproject.toml constraints.txt src/yolokd/__init__.py | $(UV)
 
 VERDICT := benchmarks/results/decide_cpu/confirm/verdict.md
 
-# The demo's one short seed shows the workflow; the committed decisive benchmark says which method wins.
+# The demo's one seed shows the workflow (its first and last lines: what one seed can show at its setting);
+# the committed decisive benchmark says which method wins.
 demo: $(STAMP)
 	$(BIN)/yolokd demo
-	@echo; echo "The committed decisive benchmark (benchmarks/decide.sh; reading in benchmarks/results/README.md):"
+	@echo; echo "The committed decisive benchmark (150-epoch students, 3 folds x 6 fresh seeds; benchmarks/decide.sh,"
+	@echo "read in benchmarks/results/README.md):"
 	@sed 's/^/  /' $(VERDICT)
-	@echo "Trust the benchmark over the table above. The demo's cwd row is the same configuration (yolokd's default), but one"
-	@echo "seed of 20-epoch students, where strong CWD still lags (epoch 20: 0.012 against the plain 0.055,"
-	@echo "benchmarks/results/decide_cpu/plateau/plateau.md); the benchmark trains 150."
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q

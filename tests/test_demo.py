@@ -16,8 +16,8 @@ def test_demo_prepares_trees_and_compares(tmp_path, trees_wheel, capsys):
     assert (tmp_path / "demo" / "trees" / "data.yaml").is_file()
     table = (out / "table.md").read_text()
     printed = capsys.readouterr().out.rstrip().splitlines()
-    assert printed[0] == printed[-1] == caveat()  # what one seed can show: first, and again below the table
-    assert printed[0].startswith("yolokd demo: one seed of 60-epoch students")
+    assert printed[0] == printed[-1] == caveat(epochs=1)  # first, and again below the table
+    assert printed[0].startswith("yolokd demo: one seed of 1-epoch students, not the demo's 60")
     assert table in "\n".join(printed)  # the table is printed, then where the report is
     assert printed[-9] == f"yolokd compare: report in {out}/"
     assert table.startswith("# yolokd compare — trees: teacher yolov8s.yaml → student yolov8n.yaml")
@@ -40,4 +40,8 @@ def test_caveat_quotes_the_measurement_at_the_demos_setting(tmp_path):
     pooled = "+0.020 [+0.001, +0.039] over 10 seeds (from -0.030 to +0.060), 8 of 10 pairs above 0"
     pairs.write_text(f"`cwd` − `none`, paired Δ mAP50 (95 % interval over seeds):\n- pooled: {pooled}\n")
     line = caveat(tmp_path)
+    assert line.startswith("yolokd demo: one seed of 60-epoch students.")
     assert pooled in line and "either side" in line
+    other = "`native` − `none`, paired Δ mAP50 (95 % interval over seeds):\n- pooled: +0.5 [+0.4, +0.6] over 10 seeds\n"
+    pairs.write_text(other + pairs.read_text())  # the cwd line is quoted, whichever pair comes first
+    assert caveat(tmp_path) == line

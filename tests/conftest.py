@@ -88,6 +88,9 @@ def run_cli(*argv: str) -> tuple[int, str]:
 
     out, argv0 = io.StringIO(), sys.argv
     ours = [h for h in logging.getLogger("ultralytics").handlers if h.get_name() == "ultralytics.utils.set_logging"]
+    for h in ours:  # bound to an earlier test's captured stdout (capsys), since closed: setStream would flush it
+        if getattr(h.stream, "closed", False):
+            h.stream = sys.__stdout__
     streams = [h.setStream(out) for h in ours]  # Ultralytics' own handler; pytest's log capture stays as it is
     try:
         sys.argv = ["yolokd", *argv]  # as the report records it

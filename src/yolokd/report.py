@@ -292,8 +292,9 @@ def _scarce_notes(rows: list[dict], metrics, timed: bool) -> list[str]:
         )
     if timed:
         lines.append(
-            "s/epoch: seconds per epoch (training, and validation where it ran) from each run's results.csv, mean "
-            "over runs; comparable only between runs on the same machine."
+            "s/epoch: seconds per epoch (training, and validation where it ran) from each run's results.csv, the "
+            "median over its epochs (a paused epoch does not count), mean over runs; comparable only between runs "
+            "on the same machine."
         )
     return lines
 

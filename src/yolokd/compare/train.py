@@ -9,6 +9,7 @@ arguments. The plan these work through is :mod:`yolokd.compare.plan`'s.
 from __future__ import annotations
 
 import json
+import statistics
 from pathlib import Path
 from typing import Any
 
@@ -134,13 +135,15 @@ def last_attention(run_dir: Path) -> dict[str, float]:
 
 
 def epoch_seconds(run_dir: Path) -> float | None:
-    """The mean seconds per epoch of a run (training, and validation where it ran), from results.csv's ``time``:
-    Ultralytics writes the seconds since the session's start, which restart when a run is resumed."""
+    """The median seconds per epoch of a run (training, and validation where it ran), from results.csv's ``time``:
+    Ultralytics writes the wall-clock seconds since the session's start, which restart when a run is resumed. The
+    median, so that an epoch stretched by a pause (a stopped process, a suspended machine) or by the first epoch's
+    set-up does not count."""
     times = [float(t) for r in results_rows(run_dir) if (t := r.get("time"))]
     if not times:
         return None
     spans = [t - before if t > before else t for before, t in zip([0.0, *times], times)]  # a drop: resumed
-    return sum(spans) / len(spans)
+    return statistics.median(spans)
 
 
 def log(msg: str) -> None:

@@ -11,9 +11,15 @@ from yolokd.data.folds import list_images
 
 
 def list_unlabeled(source: str | Path) -> list[Path]:
-    """The images of ``unlabeled=source``, sorted; a SettingsError naming the source when there are none."""
+    """The images of ``unlabeled=source``, sorted; a SettingsError naming the source when there are none, or
+    naming the first listed image that does not exist."""
     source = Path(source)
     images = list_images(str(pool_source(source)), Path.cwd())
+    if missing := [p for p in images if not p.is_file()]:
+        raise SettingsError(
+            f"unlabeled '{source}' lists {len(missing)} image(s) that do not exist, e.g. '{missing[0]}'; fix the "
+            "list (relative lines are read from the list's folder when they start with ./, else from the cwd)"
+        )
     if not images:
         raise SettingsError(
             f"unlabeled '{source}' holds no images ({'listed' if source.is_file() else 'found in the folder'}); "

@@ -123,7 +123,8 @@ def load_record(rec: Path, overrides: dict[str, Any], label: str, inputs: dict[s
     fix = f"delete the record '{rec}' to train that run again, or pass another records= folder"
     old = json.loads((rec / "yolokd_run.json").read_text())
     new = run_spec(overrides, label, inputs)
-    if moved := [k for k in ("data", "teacher", "unlabeled") if k in old and old[k] != new.get(k) and _moved(old[k], new.get(k))]:
+    paths = ("data", "teacher", "unlabeled")
+    if moved := [k for k in paths if k in old and old[k] != new.get(k) and _moved(old[k], new.get(k))]:
         raise SettingsError(
             f"'{rec}' was made with its inputs at other paths ({', '.join(f'{k}: {old[k]}' for k in moved)}): "
             "records keep absolute paths, so run this comparison with the work folder (project=) the records "

@@ -6,24 +6,24 @@ folder of images, one file per kept frame, for training on unlabeled frames.
 **Sampling** (``every=``): in a video, seconds — frame ``i`` is taken when it is the first frame at or after
 ``k * every`` seconds (``i = round(k * every * fps)``), from the video's own FPS; when a video does not say its
 FPS (0, negative or absurd), 30 is assumed and a warning names the file. In a folder of images, a count: every
-``every``-th image in sorted order (a whole number). Videos are read frame by frame (``grab``, decoding only
-the sampled frames into pixels), which is slower than seeking but exact on every codec.
+``every``-th image in sorted order (a whole number). Videos are read frame by frame (``grab`` decodes every frame;
+only the sampled ones are converted to pixels), which is slower than seeking but exact on every codec.
 
 **Near-duplicates** (``dedup=``): each sampled frame is compared with the last *kept* frame (across files, in
 sorted order, so consecutive chunks of one camera continue each other). Both become 64x64 grey thumbnails
 (OpenCV's area average); the measure is the *fraction of thumbnail pixels whose grey level changed by more
 than 12* (of 255). A frame is a near-duplicate, and dropped, when that fraction is below ``dedup`` (default
-0.001, i.e. at most 4 of the 4,096 pixels changed); ``dedup=0`` keeps every sampled frame.
+0.001: fewer than 5 of the 4,096 pixels changed); ``dedup=0`` keeps every sampled frame.
 
-Why this measure and threshold, measured on a generated 640x360 street scene (textured background, hard-edged
-blocks; ``tests/test_frames.py`` checks both sides on smaller frames): the same static scene shot twice with sensor
-noise of sigma 2-12 grey levels and JPEG re-encoding at quality 30-95 changes 0 thumbnail pixels (an area average
-over ~56 source pixels shrinks the noise to about a level), so do a 1-pixel camera shake and a +5 level exposure
-change. An object moving by its own width changes 13 or more pixels (fraction 0.003) when it covers 0.25 % of the
-frame (a 100x50 px car in 1080p), 4 or more (median 8) when it covers 0.1 %, at most 3 when it is a speck of 0.02 % (a
-bird, a leaf): a frame is kept from about 0.1 % of the frame in motion on. The mean absolute difference of the
-thumbnails, the obvious alternative, cannot separate them: 1.5 levels for noise and JPEG alone, 0.6-1.2 for objects
-of 0.1-1 % of the frame.
+Why this measure and threshold (``benchmarks/frames_dedup.py`` on generated 640x360 street scenes; the reading in
+``benchmarks/results/README.md``; ``tests/test_frames.py`` checks both sides on smaller frames): the same static
+scene shot twice with sensor noise of sigma 2-12 grey levels and JPEG re-encoding at quality 30-95 changes 0
+thumbnail pixels (an area average over ~56 source pixels shrinks the noise to about a level), and so does a +5
+level exposure change. An object moved by its own width changes 11-30 pixels when it covers 0.25 % of the frame
+(a 100x50 px car in 1080p), 7-12 at 0.1 %, at most 4 when it is a speck of 0.02 % (a bird, a leaf): a frame is
+kept from about 0.1 % of the frame in motion on. A 1-pixel camera shake changes 0-30 pixels at hard edges, so
+some shaken frames are kept. The mean absolute difference of the thumbnails, the obvious alternative, cannot
+separate them: up to 2 levels for noise and JPEG alone, 0.7-1.7 for objects of 0.1-1 % of the frame.
 
 **Output**: ``out/<source>_f<frame>_<ms>ms.jpg`` for a video frame (the source's path under the folder, ``/``
 as ``__``; frame index and time in the video; JPEG quality 95) and ``out/<source>.<suffix>`` for an image

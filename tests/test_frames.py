@@ -205,3 +205,24 @@ def test_cli_counts_and_bad_inputs(video, tmp_path):
         assert out.count("yolokd: error:") == 1
     code, out = run_cli("data", "frames", f"source={video}", f"out={tmp_path / 'o'}", "dedup=1.5")
     assert code == 2 and "dedup=1.5 must be a fraction in [0, 1)" in out
+
+
+def test_the_threshold_benchmark_writes_its_table_and_keeps_its_reading(tmp_path):
+    """benchmarks/frames_dedup.py (the docs quote it) on a few trials: every case has a row, static scenes and
+    an exposure change are all dropped, a 0.02 % speck is dropped and objects of 0.1 % and more are kept."""
+    import subprocess
+    import sys
+
+    script = Path(__file__).resolve().parents[1] / "benchmarks" / "frames_dedup.py"
+    if not script.is_file():
+        pytest.skip("benchmarks/ is part of the source tree, not of the wheel")
+    out = tmp_path / "dedup.md"
+    subprocess.run([sys.executable, str(script), "--trials", "4", "--out", str(out)], check=True, capture_output=True)
+    rows = {" ".join(c.strip() for c in line.split("|")[1:3]): line.split("|")[4].strip()
+            for line in out.read_text().splitlines() if line.startswith("| ") and "of 4" in line}  # fmt: skip
+    assert len(rows) == 16 + 2 + 4
+    assert all(kept == "0 of 4" for case, kept in rows.items() if "static" in case or "exposure" in case)
+    assert rows["object moved by its width 0.02 % of the frame"] == "0 of 4"
+    for area in ("0.1", "0.25", "1"):
+        assert rows[f"object moved by its width {area} % of the frame"] == "4 of 4"
+    assert "- command: `python benchmarks/frames_dedup.py --trials 4" in out.read_text()

@@ -1,6 +1,7 @@
 """Helpers of ``benchmarks/decide.sh``: the plateau reading and the grid's pick.
 
-``curves COMPARE_DIR [--png out.png]``: validation mAP50 per epoch of every run of a compare folder, as a
+``curves COMPARE_DIR [--png out.png]``: validation mAP50 per epoch of every run of a compare folder (or of one
+training run's folder, the one holding results.csv), as a
 Markdown table (a 5-epoch running mean at every 10th epoch) and a plot; names the first epoch from which
 the running mean stays within 0.01 of its final value (the plateau).
 
@@ -53,8 +54,11 @@ def plateau_epoch(ys: list[float], tol: float = 0.01) -> int:
 
 
 def curves(compare_dir: Path, png: Path | None) -> None:
-    summary = json.loads((compare_dir / "summary.json").read_text())
-    runs = {f"{r['label']} (seed {r['seed']})": map50_curve(Path(r["run_dir"])) for r in summary["runs"]}
+    if (compare_dir / "results.csv").is_file():  # one run, e.g. a teacher trained with yolokd train
+        runs = {compare_dir.name: map50_curve(compare_dir)}
+    else:
+        summary = json.loads((compare_dir / "summary.json").read_text())
+        runs = {f"{r['label']} (seed {r['seed']})": map50_curve(Path(r["run_dir"])) for r in summary["runs"]}
     n = max(len(ys) for ys in runs.values())
     marks = list(range(10, n + 1, 10))
     print("Validation mAP50 during training, 5-epoch running mean, at every 10th epoch:\n")

@@ -119,3 +119,16 @@ def test_pairs_by_hand(tmp_path):
         "- fold 0: +0.000 [-0.254, +0.254] over 2 seeds (from -0.020 to +0.020), 1 of 2 pairs above 0",
         "- fold 1: +0.030 [-0.097, +0.157] over 2 seeds (from +0.020 to +0.040), 2 of 2 pairs above 0",
     ]
+
+
+def test_curves_read_one_training_run_as_well_as_a_compare_folder(tmp_path, capsys):
+    """The scarce benchmark's teacher step reads a teacher trained with yolokd train: a folder with results.csv."""
+    run = tmp_path / "f0"
+    run.mkdir()
+    ys = [min(0.5, 0.01 * e) for e in range(1, 81)]  # rises to 0.5 at epoch 50, then flat
+    rows = "".join(f"{e},{y}\n" for e, y in enumerate(ys, 1))
+    (run / "results.csv").write_text("epoch,  metrics/mAP50(B)\n" + rows)
+    decide.curves(run, None)
+    out = capsys.readouterr().out
+    assert "| f0 | 0.080 | 0.180 |" in out
+    assert out.rstrip().splitlines()[-3].endswith("| 0.500 | 0.500 | 0.500 | 52 |")  # from 52 within 0.01 of 0.5

@@ -27,8 +27,8 @@
 #              teacher/teacher.md). decide.sh's 60 epochs are 120 steps here (9 labelled tiles, 2 steps per
 #              epoch); the first selection run at 60 scored the teacher 0.337 mAP50, below its fold's plain
 #              student (0.342), so there was nothing to distil. Read on the teacher alone, before any distilled
-#              student had finished: at 300 the 5-epoch mean is 0.36-0.37, flat from about epoch 190 (the 60-
-#              epoch schedule's last epoch: 0.337). teacher_epochs=300, the students' own schedule, was fixed
+#              student had finished: the 5-epoch mean is 0.28 at epoch 60, 0.35-0.40 from 170 on, 0.36 at 300
+#              (the 60-epoch schedule's last epoch: 0.337). teacher_epochs=300, the students' own schedule, was fixed
 #              from that, and the runs made with the 60-epoch teacher were deleted (the floor's fold-0 run was kept:
 #              it does not use the teacher)
 #   2 select   every row on seed 0 x 3 folds (select/); the unlabeled setting with the highest mean paired

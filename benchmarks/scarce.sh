@@ -32,7 +32,8 @@
 #              from that, and the runs made with the 60-epoch teacher were deleted (the floor's fold-0 run was kept:
 #              it does not use the teacher)
 #   2 select   every row on seed 0 x 3 folds (select/); the unlabeled setting with the highest mean paired
-#              Δ mAP50 vs none is the pick (select/picked.txt, fixed once written)
+#              Δ mAP50 vs none is the pick (select/picked.txt, fixed once written); select/power.md: the
+#              confirmation's resolution estimated from the selection's pairs
 #   3 confirm  none, the default on the quarter, pseudo, the pick and the ceiling on fresh seeds 10-15 x 3 folds
 #              (confirm/), pairs read pick vs none, vs pseudo and vs the default on the quarter (confirm/pairs.md)
 # Cost on 2 CPU cores at 300 epochs (the plateau step: 0.8 s per epoch for none, 1.8 for cwd with ratio 1, both
@@ -82,6 +83,7 @@ for step in $STEPS; do
         .venv/bin/python benchmarks/decide.py top "$R/select/table.csv" 9 | tr , '\n' \
           | grep -x -F -f <(echo "$UNLABELED" | tr , '\n') | head -1 > "$R/select/picked.txt"
       fi
+      .venv/bin/python benchmarks/decide.py power "$R/select/summary.json" > "$R/select/power.md"
       echo "select: the pick is $(cat "$R/select/picked.txt")"
       ;;
     confirm)

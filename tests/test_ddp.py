@@ -1,9 +1,14 @@
-"""Multi-GPU pieces, proven on CPU: gradient averaging over 2 gloo processes, settings across the DDP re-launch."""
+"""Multi-GPU pieces, proven on CPU: gradient averaging over 2 gloo processes, settings across the DDP re-launch,
+the distiller's initial values and the unlabeled stream in rank processes."""
 
 from __future__ import annotations
 
+import json
 import os
+import shutil
 import socket
+import subprocess
+import sys
 
 import torch
 import torch.distributed as dist
@@ -40,6 +45,11 @@ def _worker(rank: int, world: int, port: int, out: str) -> None:
     average_gradients(list(d.parameters()))
     torch.save({n: p.grad for n, p in d.named_parameters()}, f"{out}/rank{rank}.pt")
     dist.destroy_process_group()
+
+
+def _rank_env(rank: int, world: int = 2) -> dict[str, str]:
+    """The environment of DDP rank ``rank`` as Ultralytics' launch (torchrun) sets it, read at import time."""
+    return {**os.environ, "RANK": str(rank), "LOCAL_RANK": str(rank), "WORLD_SIZE": str(world)}
 
 
 def _free_port() -> int:
@@ -134,13 +144,9 @@ os._exit(0)  # skip gloo's teardown, which can abort one rank at exit on some to
 def _rank_hashes(data, teacher, runs) -> dict[str, list[str]]:
     """Two real processes with RANK 0 and 1 set at start, so Ultralytics seeds them seed + 1 + RANK: for the
     distiller built without the broadcast ("off") and with it ("on"), each rank's hash of its initial values."""
-    import subprocess
-    import sys
-
     port, procs = _free_port(), []
     for rank in range(2):
-        env = {**os.environ, "RANK": str(rank), "LOCAL_RANK": str(rank), "WORLD_SIZE": "2"}
-        env.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
+        env = {**_rank_env(rank), "MASTER_ADDR": "127.0.0.1", "MASTER_PORT": str(port)}
         cmd = [sys.executable, "-c", RANK_CODE, str(data), str(teacher), str(runs)]
         procs.append(subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True))
     outs = [p.communicate(timeout=300) for p in procs]
@@ -155,3 +161,37 @@ def test_distiller_starts_identical_on_every_rank(data, teacher, runs):
     unsynced, synced = hashes["off"], hashes["on"]
     assert unsynced[0] != unsynced[1]  # the test can see the problem
     assert synced[0] == synced[1] == unsynced[0]  # rank 0's initial values everywhere
+
+
+STREAM_CODE = """
+import json, sys
+from pathlib import Path
+from ultralytics.cfg import get_cfg
+from yolokd.integration.unlabeled import UnlabeledDataset, UnlabeledStream
+images = sorted(Path(sys.argv[1]).iterdir())
+d = UnlabeledDataset(images, imgsz=64, augment=False, hyp=get_cfg(), batch_size=2, data={"names": {0: "a"}})
+s = UnlabeledStream(d, per_step=2, steps=2, seed=0, workers=0, world=2)
+s._start(0)
+print("DRAWN", json.dumps([Path(f).name for _ in range(2) for f in next(s.batches)["im_file"]]))
+"""
+
+
+def test_ranks_draw_different_unlabeled_images_and_only_rank_0_says_which_is_left_out(data, tmp_path):
+    """Each rank process builds the unlabeled pool and its stream from its RANK: the ranks' first pass draws every
+    readable image once between them, and only rank 0 says which image is left out (Ultralytics' logger shows
+    warnings on rank 0 alone when WORLD_SIZE > 1): with 8 GPUs, one line."""
+    pool = tmp_path / "pool"
+    shutil.copytree(data.parent / "images" / "train", pool)
+    readable = sorted(p.name for p in pool.iterdir())
+    (pool / "broken.jpg").write_bytes(b"not a jpeg at all")
+    drawn, said = [], []
+    for rank in range(2):
+        argv = [sys.executable, "-c", STREAM_CODE, str(pool)]
+        done = subprocess.run(argv, capture_output=True, text=True, env=_rank_env(rank), timeout=300)
+        out = done.stdout + done.stderr
+        assert done.returncode == 0, out[-3000:]
+        drawn.append(json.loads(out.split("DRAWN ", 1)[1].splitlines()[0]))
+        said.append("broken.jpg' is left out: it cannot be read" in out)
+    assert said == [True, False]
+    assert set(drawn[0]).isdisjoint(drawn[1]) and len(drawn[0]) == 4
+    assert sorted(drawn[0] + drawn[1]) == readable  # the pass: each image once

@@ -39,8 +39,9 @@
 # Cost on 2 CPU cores at 300 epochs (the plateau step: 0.8 s per epoch for none, 1.8 for cwd with ratio 1, both
 # validated; 2 labelled steps of 8 per epoch): about 4 min per plain student on the quarter, 10 for the ceiling and
 # pseudo (four times the labelled images), 9 per cwd student with ratio 1, 18 with ratio 3, 7 per fold teacher
-# (300 epochs, not validated; 10 min validated in the teacher step); select about 3.5 h,
-# confirm about 12 h: it spans sessions, so every finished run is recorded
+# (300 epochs, not validated; 10 min validated in the teacher step); select about 3.5 h, confirm about 12 h
+# (measured in the confirmation, not validated: none 4 min, cwd on the quarter 7, pseudo 7, the pick 16, the
+# ceiling 4-5; about 37 min per seed and fold, 11 h in all): it spans sessions, so every finished run is recorded
 # in benchmarks/results/scarce_cpu/runs/ (compare records=; commit them) and reused on a fresh machine.
 # WORKDIR must be the records' (/work/bench: settings and data fingerprints hold absolute paths).
 # Usage: bash benchmarks/scarce.sh [WORKDIR] [STEP...]   (default: all steps)

@@ -40,7 +40,7 @@
 # validated; 2 labelled steps of 8 per epoch): about 4 min per plain student on the quarter, 10 for the ceiling and
 # pseudo (four times the labelled images), 9 per cwd student with ratio 1, 18 with ratio 3, 7 per fold teacher
 # (300 epochs, not validated; 10 min validated in the teacher step); select about 3.5 h, confirm about 12 h
-# (measured in the confirmation, not validated: none 4 min, cwd on the quarter 7, pseudo 7, the pick 16, the
+# (measured in the confirmation, 2026-12-06, not validated: none 4 min, cwd on the quarter 7, pseudo 7, the pick 16, the
 # ceiling 4-5; about 37 min per seed and fold, 11 h in all): it spans sessions, so every finished run is recorded
 # in benchmarks/results/scarce_cpu/runs/ (compare records=; commit them) and reused on a fresh machine.
 # WORKDIR must be the records' (/work/bench: settings and data fingerprints hold absolute paths).

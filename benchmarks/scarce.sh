@@ -12,7 +12,7 @@
 #            val=False (the last epoch is scored, on images no selection saw)
 # Rows:      none (the floor: the plain student on the quarter), cwd@unlabeled_ratio=0 (yolokd's default on the
 #            quarter, no unlabeled images), pseudo (today's practice: the teacher's detections at pseudo_conf
-#            0.25 as the pool's labels), cwd with the pool at three settings (unlabeled_ratio 1, the default;
+#            0.25 as the pool's labels), cwd with the pool at three settings (unlabeled_ratio 1, the default then;
 #            unlabeled_ratio 3; unlabeled_ratio 1 with kd_unlabeled 3), none@labelled=1 (the ceiling: the plain
 #            student on all of the fold's labels). The report adds each row's label gap closed,
 #            Δ vs the floor / (ceiling − floor), and its seconds per epoch.
@@ -54,7 +54,10 @@ COMMON=(student=yolov8n.yaml recipe=default imgsz=320 batch=8 nbs=8 plots=False 
 TEACHER_EPOCHS=300  # fixed from the teacher step's reading, see above
 SCARCE=(data="$W/trees/data.yaml" teacher="$W/yolov8s-fall.pt" teacher_epochs=$TEACHER_EPOCHS folds=3 labelled=0.25)
 FLOOR=none,cwd@unlabeled_ratio=0,pseudo
-UNLABELED=cwd,cwd@unlabeled_ratio=3,cwd@kd_unlabeled=3
+# the selection ran (2026-12-05) when unlabeled_ratio's default was 1, so its rows `cwd` and `cwd@kd_unlabeled=3`
+# (records runs/cwd-s0-f*, runs/cwd+kd_unlabeled3-s0-f*) are ratio 1; since the confirmation the default is 3, so
+# a re-run names ratio 1 (and trains those six runs again: their records are of the rows as first named)
+UNLABELED=cwd@unlabeled_ratio=1,cwd@unlabeled_ratio=3,cwd@unlabeled_ratio=1@kd_unlabeled=3
 CEILING=none@labelled=1
 
 $Y data trees out="$W/trees"

@@ -13,7 +13,7 @@ import torch
 
 import yolokd
 from yolokd import fingerprint
-from yolokd.cfg import KD_DEFAULTS, check_kd_settings
+from yolokd.cfg import KD_DEFAULTS, SettingsError, check_kd_settings
 from yolokd.methods import COMMON, METHODS, distils, relevant
 from yolokd.records import _code_changes, has_record, save_record
 
@@ -95,6 +95,20 @@ def test_each_setting_that_changes_a_methods_training_is_checked_for_that_method
     changes = [k for k, v in ALTERED.items() if _what_trains({**base, k: v}) != before]
     assert "kd_schedule" in changes and ("kd_tau" in changes or method == "response")  # the probe sees changes
     assert set(changes) <= set(RELEVANT[method]), set(changes) - set(RELEVANT[method])
+
+
+def test_how_unlabeled_images_would_be_used_counts_only_where_a_run_has_some(tmp_path):
+    """A run without unlabeled images made under another unlabeled_ratio default trained the same (the default
+    went from 1 to 3 with the label-scarce confirmation); with a pool, the ratio and weight are checked."""
+    from yolokd.records import check_kd_defaults
+
+    (tmp_path / "args.yaml").write_text("kd_method: cwd\nunlabeled: null\nunlabeled_ratio: 1.0\nkd_unlabeled: 2.0\n")
+    check_kd_defaults(tmp_path, {"kd_method": "cwd"})  # no pool either side: reused
+    (tmp_path / "args.yaml").write_text(f"kd_method: cwd\nunlabeled: {tmp_path.resolve()}\nunlabeled_ratio: 1.0\n")
+    with pytest.raises(SettingsError, match=r"unlabeled_ratio: 1.0 -> 3.0"):
+        check_kd_defaults(tmp_path, {"kd_method": "cwd", "unlabeled": str(tmp_path.resolve())})
+    with pytest.raises(SettingsError, match=r"unlabeled: .* -> None"):
+        check_kd_defaults(tmp_path, {"kd_method": "cwd"})  # the pool itself still counts
 
 
 def test_save_record_replaces_a_record_whole_or_not_at_all(tmp_path, monkeypatch):

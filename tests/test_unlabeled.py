@@ -34,7 +34,9 @@ def pool(data, tmp_path_factory) -> Path:
 
 
 def test_an_unlabeled_image_adds_nothing_to_the_detection_loss_and_only_distillation(data, teacher, pool, tmp_path):
-    trainer = set_up("yolov8n.yaml", data, teacher, tmp_path, kd_method="cwd", unlabeled=str(pool), name="trap")
+    trainer = set_up(
+        "yolov8n.yaml", data, teacher, tmp_path, kd_method="cwd", unlabeled=str(pool), unlabeled_ratio=1, name="trap"
+    )
     student, criterion = trainer.model, trainer.model.criterion
     batch = trainer.preprocess_batch(next(iter(trainer.train_loader)))
     n = batch["img"].shape[0]
@@ -151,7 +153,8 @@ def test_a_resumed_run_draws_on_where_the_interrupted_one_stopped(data, teacher,
     from yolokd import DistillationTrainer
 
     frames = shutil.copytree(pool, tmp_path / "frames")
-    last = interrupted("yolov8n.yaml", data, teacher, runs, "unlabeled-resume", kd_method="cwd", unlabeled=str(frames))
+    kd = dict(kd_method="cwd", unlabeled=str(frames), unlabeled_ratio=1)
+    last = interrupted("yolov8n.yaml", data, teacher, runs, "unlabeled-resume", **kd)
     shutil.copy(frames / "0000.jpg", frames / "0000-again.jpg")
     starts: list[int] = []
     yolo = YOLO(str(last))
@@ -167,8 +170,8 @@ def test_python_api_takes_unlabeled_images_and_kd_response_terms_get_columns(dat
     """yolokd.distill() passes unlabeled= on like every setting; each term built gets its column on the frames."""
     from yolokd import distill
 
-    distill("yolov8n.yaml", teacher, data, method="response", kd_cls=1.0, unlabeled=str(pool), kd_unlabeled=0.5,
-            project=str(runs), name="unlabeled-api", **TINY)  # fmt: skip
+    distill("yolov8n.yaml", teacher, data, method="response", kd_cls=1.0, unlabeled=str(pool), unlabeled_ratio=1,
+            kd_unlabeled=0.5, project=str(runs), name="unlabeled-api", **TINY)  # fmt: skip
     row = next(csv.DictReader((runs / "unlabeled-api" / "results.csv").open()))
     assert float(row["train/kd_cls_unl"]) > 0 and "train/kd_cwd_unl" not in row
     assert float(row["kd/unlabeled_images"]) == 8  # 2 steps of 4
@@ -180,7 +183,9 @@ def test_a_cpu_trainers_stream_draws_the_whole_pool_carries_on_across_epochs_and
     """Ultralytics' world_size is 0 on the CPU: the stream still steps through the pool (it once drew the same
     images at every step). One loader serves consecutive epochs; mosaic closing restarts it where it was; the
     OOM retry's halved batch halves the unlabeled images per step."""
-    trainer = set_up("yolov8n.yaml", data, teacher, tmp_path, kd_method="cwd", unlabeled=str(pool), name="stream")
+    trainer = set_up(
+        "yolov8n.yaml", data, teacher, tmp_path, kd_method="cwd", unlabeled=str(pool), unlabeled_ratio=1, name="stream"
+    )
     s, like = trainer.unlabeled, torch.zeros(4, 3, 64, 64)
     assert trainer.world_size == 0 and s.world == 1 and s.per_step == 4 and s.steps == 2
     s.next(0, like)

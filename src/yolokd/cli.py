@@ -38,7 +38,7 @@ modes:
   train     distil a teacher into a student; any Ultralytics train argument works, plus:
               teacher=path/to/teacher.pt kd_method=none|cwd|cwd_attn|response|native|pseudo kd_tau=1.0
               kd_weight=10.0 kd_norm=none|channel kd_schedule=constant|cosine kd_stop=0.0 kd_cls=0 kd_box=0 ...
-              unlabeled=DIR unlabeled_ratio=1.0 kd_unlabeled=1.0 (unlabeled frames: distillation only), pseudo_conf=0.25
+              unlabeled=DIR unlabeled_ratio=3.0 kd_unlabeled=1.0 (unlabeled frames: distillation only), pseudo_conf=0.25
               ('yolokd settings' lists them all)
               recipe=default|paper (default: Adam lr0=0.001 momentum=0.9, as confirmed; paper: the same with cwd_attn,
               tau 0.5, weight 1; explicit args win, optimizer=auto for Ultralytics' own choice)

@@ -25,7 +25,8 @@ def _json(obj: dict) -> dict:
 def check_kd_defaults(
     run_dir: Path, overrides: dict[str, Any], fix: str = "pass a new name= or delete that folder"
 ) -> None:
-    """Refuse to reuse a run whose yolokd settings, defaults included (args.yaml), differ from this one's."""
+    """Refuse to reuse a run whose yolokd settings, defaults included (args.yaml), differ from this one's. How a
+    run would use unlabeled images (its ratio and weight) does not count where neither run has any."""
     import yaml
 
     keys = methods.relevant(overrides.get("kd_method", "none"))  # the teacher: checked by its fingerprint
@@ -34,6 +35,8 @@ def check_kd_defaults(
         return
     saved = yaml.safe_load(args_file.read_text())
     now = check_kd_settings({k: v for k, v in overrides.items() if k in KD_DEFAULTS}, require_teacher=False)
+    if not saved.get("unlabeled") and not now.get("unlabeled"):
+        keys = tuple(k for k in keys if k not in methods.UNLABELED)
     changed = [f"{k}: {saved.get(k)} -> {now[k]}" for k in keys if k in saved and saved[k] != now[k]]
     if changed:
         raise SettingsError(f"'{run_dir}' was trained with other yolokd settings ({', '.join(changed)}); {fix}")
